@@ -1,0 +1,1 @@
+"""alice-report-ingestor: Alice Onboarding reports from Kafka events into PostgreSQL and Kafka."""

@@ -1,0 +1,107 @@
+"""The service's exceptions, each one transient or permanent where it is raised.
+
+Adapters translate foreign errors (httpx, asyncpg, pydantic, aiokafka) into these at the boundary
+(`raise OurError(...) from exc`), so that nothing above them sees a library exception. The
+consumer maps the two branches to what happens to a message:
+
+    IngestorError                      code: the dead-letter reason and metric label
+    ├── TransientError                 retry with backoff, bounded; then dead-letter
+    │   ├── AliceUnavailable           timeouts, connection errors, 5xx, 429 after retries
+    │   ├── StorageUnavailable         PostgreSQL unreachable or a serialization failure
+    │   └── AliceAuthError             the API key is refused: a configuration fault that no
+    │                                  message can fix, so it must never flush the topic to the DLQ
+    └── PermanentError                 dead-letter at once, commit the offset
+        ├── InvalidInputEvent          the Kafka message is not a valid onboarding-completed event
+        ├── InvalidUserId              a user id that is not a UUID (never put into a URL)
+        ├── InvalidReport              the report failed validation (names the field)
+        ├── AliceRejected              400/403/405/422: the request will never succeed as sent
+        │   └── AliceUserNotFound      404: Alice does not know the user
+        └── AliceResponseTooLarge      the body exceeds the configured cap
+
+Messages carry a status and a short reason only: never a token, an API key, a name, a document
+number or any part of a report body.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class IngestorError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    transient: ClassVar[bool] = False
+    code: ClassVar[str] = "error"
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{reason} (status {status})" if status is not None else reason)
+
+
+class TransientError(IngestorError):
+    """The same work may succeed later: retry with backoff, bounded."""
+
+    transient = True
+    code = "transient"
+
+
+class PermanentError(IngestorError):
+    """The same work will fail again: dead-letter it and move on."""
+
+    transient = False
+    code = "permanent"
+
+
+class AliceUnavailable(TransientError):
+    """Alice did not answer usefully in time (timeout, connection error, 429 or 5xx)."""
+
+    code = "alice_unavailable"
+
+
+class StorageUnavailable(TransientError):
+    """PostgreSQL could not be reached or the transaction must be retried."""
+
+    code = "storage_unavailable"
+
+
+class InvalidInputEvent(PermanentError):
+    """The input message is not a valid onboarding-completed event."""
+
+    code = "invalid_input"
+
+
+class InvalidUserId(PermanentError):
+    """A user id that is not UUID-shaped; it never reaches a URL."""
+
+    code = "invalid_user_id"
+
+
+class InvalidReport(PermanentError):
+    """The report body failed validation; `reason` names the offending field."""
+
+    code = "invalid_report"
+
+
+class AliceRejected(PermanentError):
+    """Alice refused the request in a way that retrying cannot fix (400/403/405/422)."""
+
+    code = "alice_rejected"
+
+
+class AliceUserNotFound(AliceRejected):
+    """Alice answered 404: the user does not exist for these credentials."""
+
+    code = "unknown_user"
+
+
+class AliceAuthError(TransientError):
+    """The API key is refused: nothing works until the secret is fixed, so messages wait."""
+
+    code = "alice_auth"
+
+
+class AliceResponseTooLarge(PermanentError):
+    """The response body is larger than the configured cap."""
+
+    code = "alice_response_too_large"

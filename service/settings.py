@@ -1,0 +1,121 @@
+"""The service's one settings object, read from the environment by pydantic-settings.
+
+Built once at the entry point (`Settings()`) and passed down; never a module-level instance.
+Top-level names are the documented contract (`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, ...);
+each group below is a view of them that one adapter needs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALICE_PRODUCTION_URL = "https://apis.alicebiometrics.com/onboarding"
+ALICE_SANDBOX_URL = "https://apis.sandbox.alicebiometrics.com/onboarding"
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see the README's table for what each one does."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_input_topic: str = "alice.onboarding.completed"
+    kafka_output_topic: str = "alice.onboarding.state-changes"
+    kafka_dlq_topic: str = "alice.onboarding.completed.dlq"
+    kafka_group_id: str = "alice-report-ingestor"
+    kafka_client_id: str = "alice-report-ingestor"
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_max_poll_records: int = Field(default=500, ge=1)
+    kafka_session_timeout_ms: int = Field(default=45_000, ge=6_000)
+
+    # --- PostgreSQL ----------------------------------------------------------------------------
+    database_url: SecretStr = SecretStr(
+        "postgresql+asyncpg://ingestor@localhost:5432/alice_report_ingestor"
+    )
+    database_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        None
+    )
+    database_ssl_rootcert: str | None = None
+    database_pool_size: int = Field(default=10, ge=1)
+    database_statement_timeout_ms: int = Field(default=30_000, ge=100)
+
+    # --- Alice ---------------------------------------------------------------------------------
+    alice_api_url: AnyHttpUrl = AnyHttpUrl(ALICE_PRODUCTION_URL)
+    alice_api_key: SecretStr
+    alice_connect_timeout_s: float = Field(default=3.0, gt=0)
+    alice_read_timeout_s: float = Field(default=10.0, gt=0)
+    alice_max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    alice_max_concurrency: int = Field(default=64, ge=1)
+    alice_retry_attempts: int = Field(default=4, ge=1)
+    alice_retry_timeout_s: float = Field(default=30.0, gt=0)
+    alice_token_refresh_margin_s: float = Field(default=120.0, ge=0)
+    alice_token_cache_size: int = Field(default=10_000, ge=1)
+
+    # --- Pipeline --------------------------------------------------------------------------------
+    max_in_flight: int = Field(default=64, ge=1)
+    db_batch_size: int = Field(default=32, ge=1)
+    transient_max_attempts: int = Field(default=8, ge=1)
+    transient_backoff_initial_s: float = Field(default=0.5, gt=0)
+    transient_backoff_max_s: float = Field(default=60.0, gt=0)
+    liveness_threshold: float = Field(default=50.0, ge=0, le=100)
+    face_matching_threshold: float = Field(default=50.0, ge=0, le=100)
+    check_threshold: float = Field(default=50.0, ge=0, le=100)
+    shutdown_timeout_s: float = Field(default=20.0, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    # --- HTTP, logs, tracing -------------------------------------------------------------------
+    http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    liveness_stall_s: float = Field(default=120.0, gt=0)
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "alice-report-ingestor"
+
+    @field_validator("alice_api_key")
+    @classmethod
+    def _refuse_empty_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("ALICE_API_KEY is empty")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "KAFKA_SECURITY_PROTOCOL=SASL_* needs KAFKA_SASL_MECHANISM, "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def alice_base_url(self) -> str:
+        """The Alice base URL without a trailing slash."""
+        return str(self.alice_api_url).rstrip("/")
