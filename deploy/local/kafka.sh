@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Local Apache Kafka (KRaft, one combined broker+controller node) from Maven Central jars.
+#   deploy/local/kafka.sh start   resolve the jars once per machine, format, start, wait, print
+#   deploy/local/kafka.sh stop    stop the broker this script started (by PID)
+#   deploy/local/kafka.sh status
+# With KAFKA_BOOTSTRAP_SERVERS set, that broker is used and nothing is started.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT_DIR/deploy/local/pom.xml")
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+LIBS_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+DATA_DIR="$STACK_DIR/kafka"
+PIDFILE="$STACK_DIR/kafka.pid"
+
+need() {
+  command -v java >/dev/null || die "java not found: install Java 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless)"
+  local major
+  major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
+  [ "${major:-0}" -ge 17 ] || die "Kafka 4.x needs Java 17 or newer; found Java ${major:-unknown}"
+}
+
+resolve() {
+  if [ -f "$LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar" ]; then return; fi
+  command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get install -y maven) to fetch Kafka from Maven Central"
+  log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION and its runtime dependencies into $LIBS_DIR (once per machine)"
+  local tmp="$LIBS_DIR.tmp.$$"
+  rm -rf "$tmp"
+  mvn -q -B -f "$ROOT_DIR/deploy/local/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 || die "Maven could not resolve Kafka $KAFKA_VERSION"
+  [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || die "the Kafka jar is missing from the resolved set"
+  rm -rf "$LIBS_DIR"; mv "$tmp" "$LIBS_DIR"
+}
+
+write_config() {
+  mkdir -p "$DATA_DIR/logs"
+  cat > "$DATA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# The service and the tests create the topics they use; nothing relies on auto-creation.
+auto.create.topics.enable=false
+log.retention.hours=24
+PROPS
+  cat > "$DATA_DIR/log4j2.yaml" <<LOG
+Configuration:
+  Appenders:
+    File:
+      name: file
+      fileName: "$DATA_DIR/logs/server.log"
+      PatternLayout: { pattern: "[%d] %p %m (%c)%n" }
+  Loggers:
+    Root: { level: WARN, AppenderRef: [ { ref: file } ] }
+    Logger: [ { name: kafka.server.KafkaRaftServer, level: INFO, AppenderRef: [ { ref: file } ] } ]
+LOG
+}
+
+wait_ready() {
+  local pid=$1 python=${PYTHON:-$ROOT_DIR/.venv/bin/python}
+  for _ in $(seq 1 120); do
+    pid_alive "$pid" || { tail -n 30 "$DATA_DIR/logs/server.log" "$DATA_DIR/logs/stdout.log" >&2 || true; die "Kafka exited during start-up"; }
+    if port_open "$KAFKA_PORT"; then
+      # Ready means a client's metadata request succeeds, not merely an open port.
+      if [ -x "$python" ] && "$python" "$ROOT_DIR/deploy/local/kafka_ready.py" "127.0.0.1:$KAFKA_PORT" 2>/dev/null; then return; fi
+      [ -x "$python" ] || return 0
+    fi
+    sleep 0.5
+  done
+  die "Kafka did not become ready within 60 s (see $DATA_DIR/logs/server.log)"
+}
+
+start() {
+  if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    log "KAFKA_BOOTSTRAP_SERVERS is set: using $KAFKA_BOOTSTRAP_SERVERS, starting nothing"
+    echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"; return
+  fi
+  local pid; pid=$(read_pid "$PIDFILE")
+  if pid_alive "$pid"; then
+    log "Kafka already running (pid $pid), reusing it"
+    echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"; return
+  fi
+  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by a process this script did not start; set KAFKA_BOOTSTRAP_SERVERS to use it, or KAFKA_PORT to pick another"
+  need; resolve
+  rm -rf "$DATA_DIR"; write_config
+  local java=(java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
+              "-Dlog4j2.configurationFile=$DATA_DIR/log4j2.yaml" -cp "$LIBS_DIR/*")
+  local cluster_id; cluster_id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" \
+      > "$DATA_DIR/logs/format.log" 2>&1 || { cat "$DATA_DIR/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
+  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (data in $DATA_DIR)"
+  setsid "${java[@]}" kafka.Kafka "$DATA_DIR/server.properties" </dev/null > "$DATA_DIR/logs/stdout.log" 2>&1 &
+  pid=$!
+  echo "$pid" > "$PIDFILE"
+  echo "${STACK_OWNER:-manual}" > "$STACK_DIR/kafka.owner"
+  start_watchdog kafka "$pid"
+  wait_ready "$pid"
+  log "Kafka ready on 127.0.0.1:$KAFKA_PORT (pid $pid)"
+  echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_by_pidfile kafka TERM; rm -rf "$DATA_DIR" ;;
+  status) pid=$(read_pid "$PIDFILE"); if pid_alive "$pid"; then echo "kafka running (pid $pid) on 127.0.0.1:$KAFKA_PORT"; else echo "kafka not running"; fi ;;
+  resolve) need; resolve; echo "$LIBS_DIR" ;;
+  *) echo "usage: $0 start|stop|status|resolve" >&2; exit 2 ;;
+esac

@@ -1,0 +1,44 @@
+"""Apply and inspect the Alembic migrations from the service (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+
+def _script_location() -> str:
+    """Where the migrations are: MIGRATIONS_DIR, beside the package (a checkout), or ./migrations."""
+    override = os.environ.get("MIGRATIONS_DIR")
+    if override:
+        return override
+    beside = Path(__file__).resolve().parents[2] / "migrations"
+    return str(beside if beside.is_dir() else Path.cwd() / "migrations")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for the given database URL."""
+    config = Config()
+    config.set_main_option("script_location", _script_location())
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade_to_head(url: str) -> None:
+    """Apply every migration not yet applied (blocking: call it off the event loop)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (run through `AsyncConnection.run_sync`)."""
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,121 @@
+"""SQLAlchemy Core tables of the service; Alembic's migrations create the same schema.
+
+Kept apart from the pydantic report model: the database holds typed columns for what people
+query plus the report as JSONB, and nothing here knows about Kafka or HTTP.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+NOW = sa.text("now()")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("state", sa.Text, nullable=True, comment="user state of the last snapshot"),
+    sa.Column("last_snapshot_id", sa.BigInteger, nullable=True),
+    sa.Column("last_content_hash", BYTEA, nullable=True),
+    sa.Column(
+        "digest",
+        JSONB,
+        nullable=True,
+        comment="what derivation compares: state, results, document/selfie ids, open risks",
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+report_snapshots = sa.Table(
+    "report_snapshots",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("user_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("report_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("state", sa.Text, nullable=True),
+    sa.Column("selfie_security", sa.Text, nullable=True),
+    sa.Column("document_security", sa.Text, nullable=True),
+    sa.Column("document_read", sa.Text, nullable=True),
+    sa.Column("process_security", sa.Text, nullable=True),
+    sa.Column("face_liveness", sa.Numeric(6, 3), nullable=True),
+    sa.Column("report_created_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("content_hash", BYTEA, nullable=False),
+    sa.Column("report", JSONB, nullable=False, comment="the report object as Alice sent it"),
+    sa.Column("message_id", sa.Text, nullable=False, comment="inbox id of the message"),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index(None, "user_id", sa.text("id DESC")),
+    sa.Index(None, "report_id"),
+    sa.Index(None, "state", "stored_at"),
+)
+
+user_events = sa.Table(
+    "user_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("user_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("occurred_on", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("event", JSONB, nullable=False, comment="the event object as Alice sent it"),
+    sa.Column("first_snapshot_id", sa.BigInteger, nullable=False),
+    sa.Index(None, "user_id", "occurred_on"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("message_id", sa.Text, primary_key=True, comment="event_id or topic:partition:offset"),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("user_id", UUID(as_uuid=False), nullable=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("snapshot_id", sa.BigInteger, nullable=True),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index(None, "processed_at"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("ce_id", UUID(as_uuid=False), nullable=False, unique=True),
+    sa.Column("ce_type", sa.Text, nullable=False),
+    sa.Column("ce_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("payload", BYTEA, nullable=False, comment="the exact JSON bytes to publish"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True, comment="as received; may not be a UUID"),
+    sa.Column("error_code", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("input_key", BYTEA, nullable=True),
+    sa.Column("input_value", BYTEA, nullable=True),
+    sa.Column("report_body", BYTEA, nullable=True, comment="raw report that failed validation"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index(None, "message_id"),
+    sa.Index(None, "created_at"),
+)
