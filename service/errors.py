@@ -14,6 +14,7 @@ consumer maps the two branches to what happens to a message:
         ├── InvalidInputEvent          the Kafka message is not a valid onboarding-completed event
         ├── InvalidUserId              a user id that is not a UUID (never put into a URL)
         ├── InvalidReport              the report failed validation (names the field)
+        ├── StorageRejected            PostgreSQL refused this message's data (never retried)
         ├── AliceRejected              400/403/405/422: the request will never succeed as sent
         │   └── AliceUserNotFound      404: Alice does not know the user
         └── AliceResponseTooLarge      the body exceeds the configured cap
@@ -78,9 +79,17 @@ class InvalidUserId(PermanentError):
 
 
 class InvalidReport(PermanentError):
-    """The report body failed validation; `reason` names the offending field."""
+    """The report body failed validation; `reason` names the offending field.
+
+    `body` holds the raw body when the caller has it, so that it can be quarantined; it is
+    never part of the message.
+    """
 
     code = "invalid_report"
+
+    def __init__(self, reason: str, *, status: int | None = None, body: bytes | None = None):
+        super().__init__(reason, status=status)
+        self.body = body
 
 
 class AliceRejected(PermanentError):
@@ -105,3 +114,9 @@ class AliceResponseTooLarge(PermanentError):
     """The response body is larger than the configured cap."""
 
     code = "alice_response_too_large"
+
+
+class StorageRejected(PermanentError):
+    """PostgreSQL refused this one message's data (a constraint or a value it cannot store)."""
+
+    code = "storage_rejected"

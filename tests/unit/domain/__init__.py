@@ -1,0 +1,1 @@
+"""Unit tests of the pure domain: wire contracts and derivation of state changes."""
