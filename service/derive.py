@@ -58,13 +58,9 @@ def open_risks(report: Report, thresholds: Thresholds) -> dict[str, dict[str, An
     """The risks present in a report, by a stable key, with the fields of their event."""
     risks: dict[str, dict[str, Any]] = {}
     summary = report.summary
-    if summary is not None and summary.face_liveness is not None:
-        if summary.face_liveness < thresholds.liveness:
-            risks[LIVENESS] = {
-                "reason": LIVENESS,
-                "value": summary.face_liveness,
-                "threshold": thresholds.liveness,
-            }
+    liveness = summary.face_liveness if summary is not None else None
+    if liveness is not None and liveness < thresholds.liveness:
+        risks[LIVENESS] = {"reason": LIVENESS, "value": liveness, "threshold": thresholds.liveness}
     scores = [m.score for m in (summary.face_matching if summary else []) if m.score is not None]
     if scores and min(scores) < thresholds.face_matching:
         risks[FACE_MATCHING] = {

@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from service.errors import InvalidInputEvent
+
 _JSON_TYPE_NAMES: Final = {
     list: "array",
     str: "string",
@@ -23,8 +25,6 @@ _JSON_TYPE_NAMES: Final = {
     bool: "boolean",
     type(None): "null",
 }
-
-from service.errors import InvalidInputEvent
 
 CE_SPECVERSION: Final = "1.0"
 CE_SOURCE: Final = "urn:alice-report-ingestor"

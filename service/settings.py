@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: str | None = None
     kafka_ssl_keyfile: str | None = None
     kafka_max_poll_records: int = Field(default=500, ge=1)
+    kafka_create_topics: bool = False
+    kafka_commit_interval_s: float = Field(default=0.5, gt=0)
+    kafka_topic_partitions: int = Field(default=6, ge=1)
     kafka_session_timeout_ms: int = Field(default=45_000, ge=6_000)
 
     # --- PostgreSQL ----------------------------------------------------------------------------
@@ -69,6 +72,7 @@ class Settings(BaseSettings):
     # --- Pipeline --------------------------------------------------------------------------------
     max_in_flight: int = Field(default=64, ge=1)
     db_batch_size: int = Field(default=32, ge=1)
+    db_writers: int = Field(default=2, ge=1)
     transient_max_attempts: int = Field(default=8, ge=1)
     transient_backoff_initial_s: float = Field(default=0.5, gt=0)
     transient_backoff_max_s: float = Field(default=60.0, gt=0)

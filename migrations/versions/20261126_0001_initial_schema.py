@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:13:50.262917
+Create Date: 2026-11-26 14:17:08.607648
 """
 
 from collections.abc import Sequence
@@ -42,13 +42,28 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("ce_id", sa.UUID(as_uuid=False), nullable=False),
-        sa.Column("ce_type", sa.Text(), nullable=False),
-        sa.Column("ce_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("user_id", sa.UUID(as_uuid=False), nullable=False),
         sa.Column(
-            "payload", postgresql.BYTEA(), nullable=False, comment="the exact JSON bytes to publish"
+            "event_id",
+            sa.UUID(as_uuid=False),
+            nullable=False,
+            comment="deterministic id: the CloudEvents ce_id, or the dead letter's id",
         ),
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("key", postgresql.BYTEA(), nullable=True),
+        sa.Column(
+            "headers",
+            postgresql.JSONB(astext_type=sa.Text()),
+            nullable=False,
+            comment="[[name, value], ...]",
+        ),
+        sa.Column(
+            "payload",
+            postgresql.BYTEA(),
+            nullable=True,
+            comment="the exact record value to publish",
+        ),
+        sa.Column("event_type", sa.Text(), nullable=False, comment="ce_type, or dead_letter"),
+        sa.Column("user_id", sa.UUID(as_uuid=False), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -57,7 +72,7 @@ def upgrade() -> None:
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("ce_id", name=op.f("uq_outbox_ce_id")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
     )
     op.create_index(
         "ix_outbox_unsent",

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 
 def _script_location() -> str:
-    """Where the migrations are: MIGRATIONS_DIR, beside the package (a checkout), or ./migrations."""
+    """Where the migrations are: MIGRATIONS_DIR, beside the package, or ./migrations."""
     override = os.environ.get("MIGRATIONS_DIR")
     if override:
         return override

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.conftest import TopicFactory
 
 
-async def test_idempotent_producer_round_trip(kafka_bootstrap: str, new_topic: TopicFactory) -> None:
+async def test_idempotent_producer_round_trip(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
     """Records sent by an idempotent producer come back from the broker in order, once each."""
     topic = await new_topic("stack")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
@@ -39,17 +41,16 @@ async def test_idempotent_producer_round_trip(kafka_bootstrap: str, new_topic: T
 async def test_postgres_round_trip_with_migrated_schema(pg: asyncpg.Connection) -> None:
     """A row written to the migrated outbox table reads back with its generated id and time."""
     assert await pg.fetchval("SELECT version_num FROM alembic_version") == "0001"
-    ce_id = str(uuid.uuid4())
+    event_id = str(uuid.uuid4())
     row_id = await pg.fetchval(
-        "INSERT INTO outbox (ce_id, ce_type, ce_time, user_id, payload)"
-        " VALUES ($1, 'test', now(), $2, $3) RETURNING id",
-        ce_id,
-        str(uuid.uuid4()),
+        "INSERT INTO outbox (event_id, topic, key, headers, payload, event_type)"
+        " VALUES ($1, 'stack-test', NULL, '[]', $2, 'test') RETURNING id",
+        event_id,
         b'{"x": 1}',
     )
     row = await pg.fetchrow("SELECT * FROM outbox WHERE id = $1", row_id)
     assert row is not None
-    assert str(row["ce_id"]) == ce_id
+    assert str(row["event_id"]) == event_id
     assert row["payload"] == b'{"x": 1}'
     assert row["sent_at"] is None
     assert row["created_at"].tzinfo is not None

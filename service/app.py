@@ -1,0 +1,250 @@
+"""The composition root: builds every adapter from the settings and wires the FastStream app.
+
+Nothing imports this module but the entry point and tests. `build_service(settings)` returns a
+`Service` holding the parts (tests reach into them); `service.app` is the ASGI FastStream
+application (Kafka subscriber + health and metrics endpoints) that uvicorn serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy, NoCast
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+
+from service.alice import AliceClient
+from service.batcher import WriteBatcher
+from service.consumer import Consumer, Progress
+from service.derive import Thresholds
+from service.health import health_routes
+from service.ingest import Ingest
+from service.kafka import client_options, faststream_security
+from service.messages import DerivedEvent, OnboardingCompleted
+from service.metrics import Metrics
+from service.processor import Health, Processor, RetryPolicy
+from service.scheduler import KeyedScheduler
+from service.settings import Settings
+from service.store.database import Database
+from service.store.relay import OutboxRelay
+from service.tracing import telemetry_middleware
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Service:
+    """Every part of a running service, built once per process."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: Metrics
+    database: Database
+    alice: AliceClient
+    ingest: Ingest
+    batcher: WriteBatcher
+    consumer: Consumer
+    relay: OutboxRelay
+    producer: Any
+    broker: KafkaBroker
+    subscriber: Any
+    app: AsgiFastStream
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the input, output and dead-letter topics when missing (KAFKA_CREATE_TOPICS)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.kafka_input_topic, settings.kafka_output_topic, settings.kafka_dlq_topic]
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(t, settings.kafka_topic_partitions, 1) for t in missing]
+            )
+            log.info("created topics", topics=missing)
+    finally:
+        await admin.close()
+
+
+async def _no_decoding(message: Any) -> None:
+    """Leave decoding to the consumer: it must see invalid records too, as they are."""
+    return
+
+
+def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Service:
+    """Wire the whole service from its settings (an Alice client may be injected by tests)."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    database = Database.from_settings(settings)
+    alice = alice or AliceClient.from_settings(
+        settings, on_call=metrics.observe_alice_call, on_retry=metrics.observe_alice_retry
+    )
+    ingest = Ingest(
+        database=database,
+        thresholds=Thresholds(
+            liveness=settings.liveness_threshold,
+            face_matching=settings.face_matching_threshold,
+            check=settings.check_threshold,
+        ),
+        output_topic=settings.kafka_output_topic,
+        dlq_topic=settings.kafka_dlq_topic,
+    )
+    producer = AIOKafkaProducer(
+        **client_options(settings), enable_idempotence=True, acks="all", linger_ms=2
+    )
+    relay = OutboxRelay(
+        database=database,
+        publisher=producer,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+        metrics=metrics,
+    )
+    batcher = WriteBatcher(
+        ingest=ingest,
+        batch_size=settings.db_batch_size,
+        writers=settings.db_writers,
+        metrics=metrics,
+        on_committed=relay.notify,
+    )
+    progress = Progress()
+    processor = Processor(
+        source=alice,
+        ingest=ingest,
+        batcher=batcher,
+        retry=RetryPolicy(
+            max_attempts=settings.transient_max_attempts,
+            initial_s=settings.transient_backoff_initial_s,
+            max_s=settings.transient_backoff_max_s,
+        ),
+        metrics=metrics,
+        health=Health(),
+        on_attempt=progress.moved,
+        on_committed=relay.notify,
+    )
+    consumer_box: list[Consumer] = []
+    scheduler = KeyedScheduler(
+        handler=processor,
+        max_in_flight=settings.max_in_flight,
+        # Late-bound: the consumer is built next and needs the scheduler.
+        on_finished=lambda work: consumer_box[0].finished(work),  # noqa: PLW0108
+    )
+    consumer = Consumer(
+        ingest=ingest,
+        scheduler=scheduler,
+        progress=progress,
+        metrics=metrics,
+        max_in_flight=settings.max_in_flight,
+        commit_interval_s=settings.kafka_commit_interval_s,
+        revoke_timeout_s=settings.shutdown_timeout_s / 2,
+    )
+    consumer_box.append(consumer)
+
+    middlewares: list[Any] = [KafkaPrometheusMiddleware(registry=registry)]
+    telemetry = telemetry_middleware(settings)
+    if telemetry is not None:
+        middlewares.insert(0, telemetry)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        security=faststream_security(settings),
+        middlewares=middlewares,
+        logger=None,  # FastStream's per-message log line is off the hot path; we log our own
+    )
+    subscriber = broker.subscriber(
+        settings.kafka_input_topic,
+        group_id=settings.kafka_group_id,
+        batch=True,
+        max_records=settings.kafka_max_poll_records,
+        batch_timeout_ms=100,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        listener=consumer.listener(),
+        decoder=_no_decoding,
+        title="onboarding-completed",
+        description="Onboarding-completed events: fetch the user's Alice report and record it.",
+    )
+    output = broker.publisher(
+        settings.kafka_output_topic,
+        title="derived-state-changes",
+        description="CloudEvents 1.0 (Kafka binary mode), one per derived state change.",
+        schema=DerivedEvent,
+    )
+    dead_letters = broker.publisher(
+        settings.kafka_dlq_topic,
+        title="dead-letters",
+        description="Input messages that could not be processed: original key and value, "
+        "dlq_* headers with the error class, reason, source and attempts.",
+        schema=OnboardingCompleted,
+    )
+
+    # The publishers are declared for the AsyncAPI document only: the outbox relay publishes.
+    del output, dead_letters
+
+    @subscriber
+    async def on_onboarding_completed(
+        events: NoCast[list[OnboardingCompleted]], message: KafkaMessage
+    ) -> None:
+        """Schedule each record of the batch; never raises for a bad message."""
+        await consumer.on_batch(message.raw_message)
+
+    async def startup() -> None:
+        if settings.kafka_create_topics:
+            await ensure_topics(settings)
+        await producer.start()
+        batcher.start()
+        relay.start()
+
+    async def after_startup() -> None:
+        consumer.attach(subscriber.consumer)
+        log.info("service started", input_topic=settings.kafka_input_topic)
+
+    async def shutdown() -> None:
+        await consumer.shutdown(settings.shutdown_timeout_s / 2)
+        await relay.stop(flush_timeout_s=settings.shutdown_timeout_s / 4)
+
+    async def after_shutdown() -> None:
+        await batcher.aclose()
+        await asyncio.gather(producer.stop(), alice.aclose(), database.aclose())
+        log.info("service stopped")
+
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=health_routes(
+            settings=settings,
+            registry=registry,
+            broker=broker,
+            database=database,
+            consumer=consumer,
+            subscriber=subscriber,
+        ),
+        logger=None,
+        on_startup=[startup],
+        after_startup=[after_startup],
+        on_shutdown=[shutdown],
+        after_shutdown=[after_shutdown],
+    )
+    return Service(
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        database=database,
+        alice=alice,
+        ingest=ingest,
+        batcher=batcher,
+        consumer=consumer,
+        relay=relay,
+        producer=producer,
+        broker=broker,
+        subscriber=subscriber,
+        app=app,
+    )

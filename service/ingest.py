@@ -1,0 +1,258 @@
+"""The use case: record fetched reports (snapshot, events, derived events) and dead letters.
+
+One transaction per batch of messages: claim each message in the inbox (a message seen before
+is a duplicate and does nothing), lock the users' rows, store a snapshot only when the report's
+content changed, upsert its events, derive changes against the previous snapshot with the pure
+`derive_events`, and queue them in the outbox. A batch that PostgreSQL refuses is retried one
+message per transaction, so one bad message never fails its batch-mates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.derive import SnapshotDigest, Thresholds, derive_events
+from service.errors import IngestorError, StorageRejected
+from service.messages import (
+    cloudevent_headers,
+    dead_letter_headers,
+    derived_event_id,
+    encode_data,
+)
+from service.report import ParsedReport
+from service.store import repository as repo
+from service.store.database import Database
+from service.store.repository import EventRow, MessageRef, OutboxRow, SnapshotRow
+
+STORED: Final = "stored"
+UNCHANGED: Final = "unchanged"
+DUPLICATE: Final = "duplicate"
+DEAD_LETTERED: Final = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A message whose report was fetched and validated, ready to record."""
+
+    ref: MessageRef
+    user_id: str
+    parsed: ParsedReport
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording one message did."""
+
+    outcome: str
+    derived: tuple[str, ...] = ()
+    snapshot_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that cannot be processed, with why, for the quarantine and the DLQ."""
+
+    ref: MessageRef
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+    user_id: str | None
+    error: IngestorError
+    attempts: int
+
+
+def content_hash(parsed: ParsedReport) -> bytes:
+    """The snapshot's content hash: SHA-256 of the exact body Alice sent."""
+    return hashlib.sha256(parsed.raw).digest()
+
+
+class Ingest:
+    """Records batches of fetched reports and dead letters in PostgreSQL."""
+
+    def __init__(
+        self, *, database: Database, thresholds: Thresholds, output_topic: str, dlq_topic: str
+    ) -> None:
+        self._database = database
+        self._thresholds = thresholds
+        self._output_topic = output_topic
+        self._dlq_topic = dlq_topic
+
+    async def known(self, message_ids: Sequence[str]) -> set[str]:
+        """Message ids already recorded (a cheap pre-check before calling Alice)."""
+        if not message_ids:
+            return set()
+        async with self._database.transaction() as connection:
+            return await repo.known_message_ids(connection, message_ids)
+
+    async def record(self, items: Sequence[Fetched]) -> list[Recorded | IngestorError]:
+        """Record a batch in one transaction; per-message outcomes, in the items' order."""
+        try:
+            async with self._database.transaction() as connection:
+                return list(await self._record(connection, items))
+        except StorageRejected as rejected:
+            if len(items) == 1:
+                return [rejected]
+        except IngestorError as error:
+            return [error] * len(items)
+        outcomes: list[Recorded | IngestorError] = []
+        for item in items:
+            outcomes.extend(await self.record([item]))
+        return outcomes
+
+    async def _record(
+        self, connection: AsyncConnection, items: Sequence[Fetched]
+    ) -> list[Recorded]:
+        claimed = await repo.claim_messages(
+            connection, [i.ref for i in items], [i.user_id for i in items]
+        )
+        fresh = [i for i in items if i.ref.message_id in claimed]
+        users = await repo.lock_users(connection, [i.user_id for i in fresh]) if fresh else {}
+        digests: dict[str, SnapshotDigest | None] = {u: r.digest for u, r in users.items()}
+        hashes: dict[str, bytes | None] = {u: r.last_content_hash for u, r in users.items()}
+        snapshots: list[SnapshotRow] = []
+        events: list[EventRow] = []
+        outbox: list[OutboxRow] = []
+        results: dict[str, Recorded] = {}
+        new_digests: dict[str, tuple[str, SnapshotDigest, bytes]] = {}
+        for item in fresh:
+            report, digest_hash = item.parsed.report, content_hash(item.parsed)
+            if hashes.get(item.user_id) == digest_hash:
+                results[item.ref.message_id] = Recorded(UNCHANGED)
+                continue
+            derived, digest = derive_events(
+                digests.get(item.user_id),
+                report,
+                content_hash=digest_hash.hex(),
+                observed_at=item.observed_at,
+                thresholds=self._thresholds,
+            )
+            digests[item.user_id], hashes[item.user_id] = digest, digest_hash
+            new_digests[item.ref.message_id] = (item.user_id, digest, digest_hash)
+            summary = report.summary
+            snapshots.append(
+                SnapshotRow(
+                    message_id=item.ref.message_id,
+                    user_id=item.user_id,
+                    report_id=report.id,
+                    state=report.user_state,
+                    results=report.results,
+                    face_liveness=summary.face_liveness if summary else None,
+                    report_created_at=report.created_at,
+                    content_hash=digest_hash,
+                    body=item.parsed.raw.decode("utf-8"),
+                )
+            )
+            events.extend(
+                EventRow(
+                    event_id=event.id,
+                    user_id=item.user_id,
+                    type=event.type or "",
+                    occurred_on=event.occurred_on,
+                    version=event.version,
+                    position=position,
+                    message_id=item.ref.message_id,
+                )
+                for position, event in enumerate(report.events)
+                if event.id
+            )
+            outbox.extend(
+                OutboxRow(
+                    event_id=event.id,
+                    topic=self._output_topic,
+                    key=item.user_id.encode(),
+                    headers=cloudevent_headers(event),
+                    payload=encode_data(event),
+                    event_type=event.type,
+                    user_id=item.user_id,
+                )
+                for event in derived
+            )
+            results[item.ref.message_id] = Recorded(STORED, tuple(e.type for e in derived))
+        snapshot_ids = await repo.insert_snapshots(connection, snapshots)
+        await repo.insert_events(connection, events, snapshot_ids)
+        await repo.insert_outbox(connection, outbox)
+        # A user with two changed messages in one batch keeps the last one's state.
+        last: dict[str, tuple[str, str | None, int, bytes, str]] = {}
+        for message_id, (user_id, digest, digest_hash) in new_digests.items():
+            last[user_id] = (
+                user_id,
+                digest.state,
+                snapshot_ids[message_id],
+                digest_hash,
+                digest.model_dump_json(),
+            )
+        await repo.update_users(connection, list(last.values()))
+        for message_id, recorded in results.items():
+            if recorded.outcome == STORED:
+                results[message_id] = Recorded(STORED, recorded.derived, snapshot_ids[message_id])
+        await repo.set_outcomes(
+            connection,
+            [(m, r.outcome, r.snapshot_id) for m, r in results.items()],
+        )
+        return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
+
+    async def dead_letter(self, letter: DeadLetter) -> Recorded:
+        """Quarantine the message and queue it for the DLQ topic, once per message id."""
+        error = letter.error
+        ref = letter.ref
+        async with self._database.transaction() as connection:
+            claimed = await repo.claim_messages(connection, [ref], [_uuid_or_none(letter.user_id)])
+            if ref.message_id not in claimed:
+                return Recorded(DUPLICATE)
+            await repo.quarantine(
+                connection,
+                {
+                    "message_id": ref.message_id,
+                    "topic": ref.topic,
+                    "partition": ref.partition,
+                    "offset": ref.offset,
+                    "user_id": letter.user_id,
+                    "error_code": error.code,
+                    "reason": error.reason,
+                    "input_key": letter.key,
+                    "input_value": letter.value,
+                    "report_body": getattr(error, "body", None),
+                },
+            )
+            headers = dead_letter_headers(
+                letter.headers,
+                error_class=error.code,
+                reason=error.reason,
+                topic=ref.topic,
+                partition=ref.partition,
+                offset=ref.offset,
+                attempts=letter.attempts,
+                failed_at=datetime.now(UTC),
+            )
+            await repo.insert_outbox(
+                connection,
+                [
+                    OutboxRow(
+                        event_id=derived_event_id("dlq", ref.topic, ref.message_id),
+                        topic=self._dlq_topic,
+                        key=letter.key,
+                        headers=headers,
+                        payload=letter.value,
+                        event_type="dead_letter",
+                        user_id=_uuid_or_none(letter.user_id),
+                    )
+                ],
+            )
+            await repo.set_outcomes(connection, [(ref.message_id, DEAD_LETTERED, None)])
+        return Recorded(DEAD_LETTERED)
+
+
+def _uuid_or_none(user_id: str | None) -> str | None:
+    import uuid  # noqa: PLC0415 - only this rare path needs it
+
+    try:
+        return str(uuid.UUID(user_id)) if user_id else None
+    except ValueError:
+        return None

@@ -1,0 +1,108 @@
+"""The service's own Prometheus metrics, registered on a registry the app owns (no globals).
+
+Labels carry classes and outcomes only: never a user id or anything from a report.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """Counters, histograms and gauges of the ingestion pipeline."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.messages = Counter(
+            "ingestor_messages_total",
+            "Input messages by outcome (stored, unchanged, duplicate, dead_lettered).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "ingestor_dead_letters_total",
+            "Messages sent to the dead-letter topic, by error class.",
+            ["reason"],
+            registry=registry,
+        )
+        self.transient_failures = Counter(
+            "ingestor_transient_failures_total",
+            "Transient failures of a message attempt, by error class (each is retried).",
+            ["reason"],
+            registry=registry,
+        )
+        self.derived_events = Counter(
+            "ingestor_derived_events_total",
+            "Derived events queued for publication, by CloudEvents type.",
+            ["type"],
+            registry=registry,
+        )
+        self.published = Counter(
+            "ingestor_outbox_published_total",
+            "Outbox records published to Kafka, by kind (derived or dead_letter).",
+            ["kind"],
+            registry=registry,
+        )
+        self.alice_latency = Histogram(
+            "ingestor_alice_request_duration_seconds",
+            "Alice API call latency by endpoint and status class (2xx, 4xx, 5xx, error).",
+            ["endpoint", "status_class"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.alice_retries = Counter(
+            "ingestor_alice_retries_total",
+            "Retries of Alice API calls, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.db_transaction = Histogram(
+            "ingestor_db_transaction_duration_seconds",
+            "Duration of the transaction that records a batch of messages.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.db_batch_size = Histogram(
+            "ingestor_db_batch_messages",
+            "Messages recorded per database transaction.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=registry,
+        )
+        self.processing = Histogram(
+            "ingestor_message_duration_seconds",
+            "Time from taking a message to finishing it (any outcome).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "ingestor_in_flight_messages",
+            "Messages taken from Kafka and not finished yet.",
+            registry=registry,
+        )
+        self.outbox_backlog = Gauge(
+            "ingestor_outbox_backlog",
+            "Outbox records not yet published.",
+            registry=registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "ingestor_outbox_oldest_age_seconds",
+            "Age of the oldest outbox record not yet published (0 when none).",
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "ingestor_consumer_lag",
+            "Records between the committed offset and the end of each input partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+
+    def observe_alice_call(self, endpoint: str, status: int | None, seconds: float) -> None:
+        """Record one Alice HTTP call (the client's on_call hook)."""
+        status_class = f"{status // 100}xx" if status else "error"
+        self.alice_latency.labels(endpoint, status_class).observe(seconds)
+
+    def observe_alice_retry(self, endpoint: str) -> None:
+        """Record one retry of an Alice call (the client's on_retry hook)."""
+        self.alice_retries.labels(endpoint).inc()

@@ -1,0 +1,250 @@
+"""What happens to one input message: fetch, validate, record; retry or dead-letter on failure.
+
+The failure policy, in one place:
+- permanent errors (invalid input, unknown user, invalid report, refused data): dead-letter at
+  once; the raw input (and raw report) is kept in the quarantine table;
+- transient errors (Alice down, 429/5xx, timeouts, database unavailable): back off
+  exponentially with jitter and try again, never in a hot loop. An attempt counts towards the
+  bound (TRANSIENT_MAX_ATTEMPTS) only when the dependency is otherwise healthy (it served
+  another request since, or its health check passes): a message that fails alone is given up
+  on and dead-lettered, while an outage of Alice makes messages wait instead of flushing the
+  topic into the dead-letter topic.
+Written by hand rather than with stamina: attempts that count only while the dependency is
+healthy are not something a retry library expresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from service.alice import ReportSource
+from service.batcher import WriteBatcher
+from service.errors import (
+    IngestorError,
+    InvalidReport,
+    PermanentError,
+    StorageUnavailable,
+    TransientError,
+)
+from service.ingest import DEAD_LETTERED, DUPLICATE, DeadLetter, Fetched, Ingest, Recorded
+from service.messages import InputEvent
+from service.metrics import Metrics
+from service.report import parse_report
+from service.scheduler import Work
+from service.store.repository import MessageRef
+
+log = structlog.get_logger(__name__)
+
+
+class InternalError(PermanentError):
+    """A bug met while processing a message: dead-lettered so that nothing is lost."""
+
+    code = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What the consumer decoded of a record before scheduling it."""
+
+    event: InputEvent | None
+    error: IngestorError | None
+    duplicate: bool = False
+
+
+class Health:
+    """When each dependency last served a request successfully."""
+
+    def __init__(self) -> None:
+        self._last_success: dict[str, float] = {}
+
+    def success(self, dependency: str) -> None:
+        """Note a success of this dependency."""
+        self._last_success[dependency] = time.monotonic()
+
+    def succeeded_since(self, dependency: str, since: float) -> bool:
+        """Whether the dependency served any request after `since` (monotonic seconds)."""
+        return self._last_success.get(dependency, float("-inf")) > since
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient failures of one message are retried."""
+
+    max_attempts: int
+    initial_s: float
+    max_s: float
+
+    def delay(self, failures: int) -> float:
+        """Exponential backoff with full jitter (failures >= 1)."""
+        ceiling = min(self.max_s, self.initial_s * 2 ** min(failures - 1, 30))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+class Processor:
+    """Processes one scheduled message to its end: recorded, skipped or dead-lettered."""
+
+    def __init__(
+        self,
+        *,
+        source: ReportSource,
+        ingest: Ingest,
+        batcher: WriteBatcher,
+        retry: RetryPolicy,
+        metrics: Metrics,
+        health: Health,
+        on_attempt: Callable[[], None],
+        on_committed: Callable[[], None],
+    ) -> None:
+        self._on_attempt = on_attempt
+        self._on_committed = on_committed
+        self._source = source
+        self._ingest = ingest
+        self._batcher = batcher
+        self._retry = retry
+        self._metrics = metrics
+        self._health = health
+
+    async def __call__(self, work: Work) -> None:
+        """Process the work item; returns only when it is finished (or raises CancelledError)."""
+        started = time.perf_counter()
+        intake: Intake = work.payload
+        record = work.record
+        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        try:
+            if intake.duplicate:
+                outcome, attempts = Recorded(DUPLICATE), 0
+            elif intake.error is not None or intake.event is None:
+                error = intake.error or InternalError("no event decoded")
+                outcome, attempts = await self._dead_letter(work, None, error, 1), 1
+            else:
+                bound = bound.bind(user_id=intake.event.user_id)
+                outcome, attempts = await self._process(work, intake.event)
+        except asyncio.CancelledError:
+            bound.info("message abandoned", outcome="abandoned")
+            raise
+        elapsed = time.perf_counter() - started
+        self._metrics.messages.labels(outcome.outcome).inc()
+        self._metrics.processing.observe(elapsed)
+        for event_type in outcome.derived:
+            self._metrics.derived_events.labels(event_type).inc()
+        bound.info(
+            "message processed",
+            outcome=outcome.outcome,
+            derived=len(outcome.derived),
+            attempts=attempts,
+            duration_ms=round(elapsed * 1000, 1),
+        )
+
+    async def _process(self, work: Work, event: InputEvent) -> tuple[Recorded, int]:
+        ref = _ref(work, event.message_id)
+        counted = 0
+        attempts = 0
+        while True:
+            attempts += 1
+            self._on_attempt()
+            attempt_started = time.monotonic()
+            dependency = "alice"
+            try:
+                body = await self._source.fetch_report(event.user_id)
+                self._health.success("alice")
+                try:
+                    parsed = parse_report(body)
+                except InvalidReport as invalid:
+                    invalid.body = body
+                    raise
+                dependency = "database"
+                outcome = await self._batcher.record(
+                    Fetched(ref, event.user_id, parsed, datetime.now(UTC))
+                )
+                if isinstance(outcome, IngestorError):
+                    raise outcome  # noqa: TRY301 - handled by the same policy as a raised one
+                self._health.success("database")
+                return outcome, attempts
+            except TransientError as error:
+                self._metrics.transient_failures.labels(error.code).inc()
+                if await self._healthy(dependency, attempt_started):
+                    counted += 1
+                if counted >= self._retry.max_attempts:
+                    return await self._dead_letter(work, event.user_id, error, attempts), attempts
+                delay = self._retry.delay(attempts)
+                log.warning(
+                    "transient failure, retrying",
+                    topic=work.record.topic,
+                    partition=work.record.partition,
+                    offset=work.record.offset,
+                    error=error.code,
+                    status=error.status,
+                    attempt=attempts,
+                    retry_in_s=round(delay, 2),
+                )
+                await asyncio.sleep(delay)
+            except PermanentError as error:
+                return await self._dead_letter(work, event.user_id, error, attempts), attempts
+            except Exception as exc:
+                log.exception("unexpected error", error_type=type(exc).__name__)
+                internal = InternalError(f"unexpected {type(exc).__name__}")
+                return await self._dead_letter(work, event.user_id, internal, attempts), attempts
+
+    async def _healthy(self, dependency: str, since: float) -> bool:
+        if self._health.succeeded_since(dependency, since):
+            return True
+        if dependency == "alice":
+            try:
+                return await self._source.healthcheck()
+            except Exception:
+                return False
+        return False
+
+    async def _dead_letter(
+        self, work: Work, user_id: str | None, error: IngestorError, attempts: int
+    ) -> Recorded:
+        record = work.record
+        intake: Intake = work.payload
+        message_id = (
+            intake.event.message_id
+            if intake.event is not None
+            else f"offset:{record.topic}:{record.partition}:{record.offset}"
+        )
+        letter = DeadLetter(
+            ref=_ref(work, message_id),
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            user_id=user_id,
+            error=error,
+            attempts=attempts,
+        )
+        failures = 0
+        while True:
+            try:
+                outcome = await self._ingest.dead_letter(letter)
+            except StorageUnavailable as unavailable:
+                failures += 1
+                self._metrics.transient_failures.labels(unavailable.code).inc()
+                await asyncio.sleep(self._retry.delay(failures))
+                continue
+            if outcome.outcome == DEAD_LETTERED:
+                self._on_committed()
+                self._metrics.dead_letters.labels(error.code).inc()
+                log.warning(
+                    "message dead-lettered",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=error.code,
+                    reason=error.reason,
+                    attempts=attempts,
+                )
+            return outcome
+
+
+def _ref(work: Work, message_id: str) -> MessageRef:
+    record = work.record
+    return MessageRef(message_id, record.topic, record.partition, record.offset)

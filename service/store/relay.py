@@ -1,0 +1,154 @@
+"""The outbox relay: publishes queued records to Kafka in order, then marks them sent.
+
+One relay publishes at a time across all replicas (a transaction-scoped advisory lock), so
+records leave in outbox order and a user's derived events keep their order. The producer is
+idempotent and every send of a round is awaited together, not one round trip per record. A
+crash between publishing and marking sends the same records again, with the same `ce_id`:
+consumers see at-least-once delivery with stable ids, never a different id for one change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import text
+
+from service.errors import IngestorError
+from service.messages import headers_from_json
+from service.metrics import Metrics
+from service.store.database import Database
+
+log = structlog.get_logger(__name__)
+
+RELAY_LOCK_KEY = 0x41_4C_49_43  # "ALIC": one relay at a time across replicas
+RETENTION_SQL = "DELETE FROM outbox WHERE sent_at < now() - interval '1 day'"
+
+
+class RecordPublisher(Protocol):
+    """What the relay needs of a Kafka producer."""
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]:
+        """Queue a record; the returned awaitable resolves when the broker acknowledged it."""
+        ...
+
+
+class OutboxRelay:
+    """Moves outbox rows to Kafka."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        publisher: RecordPublisher,
+        batch_size: int,
+        poll_interval_s: float,
+        metrics: Metrics,
+    ) -> None:
+        self._database = database
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_housekeeping = 0.0
+
+    def notify(self) -> None:
+        """New rows were committed: publish soon."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            self._wake.clear()
+            try:
+                while await self.publish_pending() >= self._batch_size:
+                    pass
+                await self._housekeeping()
+            except IngestorError as error:
+                log.warning("outbox relay round failed", error=error.code, reason=error.reason)
+            except Exception as exc:
+                log.warning("outbox relay round failed", error=type(exc).__name__)
+                await asyncio.sleep(self._poll_interval_s)
+
+    async def publish_pending(self) -> int:
+        """Publish one round of unsent rows (oldest first); return how many were sent."""
+        async with self._database.transaction() as connection:
+            locked = await connection.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
+            )
+            if not locked:
+                return 0
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT id, topic, key, headers, payload, event_type FROM outbox"
+                        " WHERE sent_at IS NULL ORDER BY id LIMIT :n"
+                    ),
+                    {"n": self._batch_size},
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [
+                await self._publisher.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.key,
+                    headers=headers_from_json(row.headers),
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)
+            await connection.execute(
+                text("UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                {"ids": [row.id for row in rows]},
+            )
+        for row in rows:
+            kind = "dead_letter" if row.event_type == "dead_letter" else "derived"
+            self._metrics.published.labels(kind).inc()
+        return len(rows)
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < 5.0:
+            return
+        self._last_housekeeping = now
+        async with self._database.transaction() as connection:
+            backlog, oldest = (
+                await connection.execute(
+                    text("SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL")
+                )
+            ).one()
+            await connection.execute(text(RETENTION_SQL))
+        self._metrics.outbox_backlog.set(backlog)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        self._metrics.outbox_oldest_age.set(max(0.0, age))
+
+    async def stop(self, *, flush_timeout_s: float) -> None:
+        """Publish what is queued (bounded), then stop the loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(flush_timeout_s):
+                while await self.publish_pending():
+                    pass
