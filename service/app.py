@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy, NoCast
 from faststream.asgi import AsgiFastStream
@@ -26,7 +25,7 @@ from service.consumer import Consumer, Progress
 from service.derive import Thresholds
 from service.health import health_routes
 from service.ingest import Ingest
-from service.kafka import client_options, faststream_security
+from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.messages import DerivedEvent, OnboardingCompleted
 from service.metrics import Metrics
 from service.processor import Health, Processor, RetryPolicy
@@ -98,9 +97,7 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
         output_topic=settings.kafka_output_topic,
         dlq_topic=settings.kafka_dlq_topic,
     )
-    producer = AIOKafkaProducer(
-        **client_options(settings), enable_idempotence=True, acks="all", linger_ms=2
-    )
+    producer = KafkaPublisher(settings)
     relay = OutboxRelay(
         database=database,
         publisher=producer,

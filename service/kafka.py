@@ -64,3 +64,41 @@ def client_options(settings: Settings) -> dict[str, Any]:
         if settings.kafka_sasl_password is not None:
             options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     return options
+
+
+class KafkaPublisher:
+    """The relay's idempotent aiokafka producer, created when started.
+
+    aiokafka clients must be created inside the running event loop; the composition root builds
+    the service before the loop runs, so this wrapper creates the producer in `start()`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._options = client_options(settings)
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        """Create and connect the producer (idempotent, acks=all)."""
+        from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - created in the loop only
+
+        self._producer = AIOKafkaProducer(
+            **self._options, enable_idempotence=True, acks="all", linger_ms=2
+        )
+        await self._producer.start()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: Any = None,
+    ) -> Any:
+        """Queue a record; the returned future resolves when the broker acknowledged it."""
+        if self._producer is None:
+            raise RuntimeError("the Kafka producer is not started")
+        return await self._producer.send(topic, value=value, key=key, headers=headers)
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            await self._producer.stop()

@@ -117,6 +117,8 @@ class Processor:
         intake: Intake = work.payload
         record = work.record
         bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        if intake.event is not None:
+            bound = bound.bind(user_id=intake.event.user_id)
         try:
             if intake.duplicate:
                 outcome, attempts = Recorded(DUPLICATE), 0
@@ -124,7 +126,6 @@ class Processor:
                 error = intake.error or InternalError("no event decoded")
                 outcome, attempts = await self._dead_letter(work, None, error, 1), 1
             else:
-                bound = bound.bind(user_id=intake.event.user_id)
                 outcome, attempts = await self._process(work, intake.event)
         except asyncio.CancelledError:
             bound.info("message abandoned", outcome="abandoned")
