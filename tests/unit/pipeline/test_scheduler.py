@@ -27,7 +27,7 @@ class Recorder:
             self.overlap = True
         self.running_keys.add(work.key)
         self.max_running = max(self.max_running, len(self.running_keys))
-        await asyncio.sleep(self.delay * random.random())  # noqa: S311
+        await asyncio.sleep(self.delay * random.random())
         self.order.setdefault(work.key, []).append(work.record.offset)
         self.running_keys.discard(work.key)
 
