@@ -68,9 +68,7 @@ class Demo:
         finally:
             await admin.close()
         env = {**os.environ, "DATABASE_URL": self.database_url}
-        subprocess.run(
-            [sys.executable, "-m", "service", "migrate"], check=True, env=env, cwd=ROOT
-        )
+        subprocess.run([sys.executable, "-m", "service", "migrate"], check=True, env=env, cwd=ROOT)
         await self.emulator.start(host="127.0.0.1", port=0)
         env.update(
             {
