@@ -5,10 +5,10 @@ The failure policy, in one place:
   once; the raw input (and raw report) is kept in the quarantine table;
 - transient errors (Alice down, 429/5xx, timeouts, database unavailable): back off
   exponentially with jitter and try again, never in a hot loop. An attempt counts towards the
-  bound (TRANSIENT_MAX_ATTEMPTS) only when the dependency is otherwise healthy (it served
-  another request since, or its health check passes): a message that fails alone is given up
-  on and dead-lettered, while an outage of Alice makes messages wait instead of flushing the
-  topic into the dead-letter topic.
+  bound (TRANSIENT_MAX_ATTEMPTS) only when the failure is the message's own (see `Health`):
+  a message that fails alone is given up on and dead-lettered, while an outage of Alice (even
+  one of the report endpoint only, with /healthcheck still green, as long as other messages
+  fail too) makes messages wait instead of flushing the topic into the dead-letter topic.
 Written by hand rather than with stamina: attempts that count only while the dependency is
 healthy are not something a retry library expresses.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,18 +60,41 @@ class Intake:
 
 
 class Health:
-    """When each dependency last served a request successfully."""
+    """Recent successes and failures of each dependency, to tell an outage from a poison message.
+
+    A transient failure of one message counts towards its bound only when the failure is its
+    own: another message succeeded since its attempt began (the dependency works for others),
+    or no other message was served at all and the dependency's health check passes. When other
+    messages fail too, it is an outage (even one of the report endpoint only, with a green
+    health check), and nothing counts.
+    """
+
+    _MAX_TRACKED = 1024
 
     def __init__(self) -> None:
         self._last_success: dict[str, float] = {}
+        self._failures: dict[str, OrderedDict[str, float]] = {}
 
     def success(self, dependency: str) -> None:
         """Note a success of this dependency."""
         self._last_success[dependency] = time.monotonic()
 
+    def failure(self, dependency: str, key: str) -> None:
+        """Note a transient failure of this dependency for one message key (user)."""
+        failures = self._failures.setdefault(dependency, OrderedDict())
+        failures[key] = time.monotonic()
+        failures.move_to_end(key)
+        if len(failures) > self._MAX_TRACKED:
+            failures.popitem(last=False)
+
     def succeeded_since(self, dependency: str, since: float) -> bool:
         """Whether the dependency served any request after `since` (monotonic seconds)."""
         return self._last_success.get(dependency, float("-inf")) > since
+
+    def others_failed_since(self, dependency: str, since: float, key: str) -> bool:
+        """Whether another key's request to the dependency failed after `since`."""
+        failures: dict[str, float] = self._failures.get(dependency) or {}
+        return any(at > since for other, at in failures.items() if other != key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +194,8 @@ class Processor:
                 return outcome, attempts
             except TransientError as error:
                 self._metrics.transient_failures.labels(error.code).inc()
-                if await self._healthy(dependency, attempt_started):
+                self._health.failure(dependency, event.user_id)
+                if await self._counts(dependency, attempt_started, event.user_id):
                     counted += 1
                 if counted >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts
@@ -193,15 +218,17 @@ class Processor:
                 internal = InternalError(f"unexpected {type(exc).__name__}")
                 return await self._dead_letter(work, event.user_id, internal, attempts), attempts
 
-    async def _healthy(self, dependency: str, since: float) -> bool:
+    async def _counts(self, dependency: str, since: float, key: str) -> bool:
         if self._health.succeeded_since(dependency, since):
-            return True
-        if dependency == "alice":
-            try:
-                return await self._source.healthcheck()
-            except Exception:
-                return False
-        return False
+            return True  # it works for others: this message is the problem
+        if self._health.others_failed_since(dependency, since, key):
+            return False  # others fail too: an outage, wait it out
+        if dependency != "alice":
+            return False
+        try:
+            return await self._source.healthcheck()
+        except Exception:  # a failing health check means "not healthy"
+            return False
 
     async def _dead_letter(
         self, work: Work, user_id: str | None, error: IngestorError, attempts: int
@@ -227,6 +254,7 @@ class Processor:
             try:
                 outcome = await self._ingest.dead_letter(letter)
             except StorageUnavailable as unavailable:
+                self._on_attempt()  # retrying is progress, not a stuck loop
                 failures += 1
                 self._metrics.transient_failures.labels(unavailable.code).inc()
                 await asyncio.sleep(self._retry.delay(failures))

@@ -4,6 +4,7 @@ and readers of the output and dead-letter topics. Everything is real: Kafka, Pos
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,8 +12,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
 
 from emulator import AliceEmulator
 from service.app import Service, build_service
@@ -195,3 +200,131 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.1)
+
+
+# --- Helpers of the failure and recovery tests ---------------------------------------------------
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that make `Settings()` equal `settings` (for a subprocess)."""
+    env: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[name.upper()] = str(value)
+    return env
+
+
+async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
+    """The consumer group's committed offset of each partition of `topic` (absent: none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+async def stays_at(reader: TopicReader, count: int, *, quiet_s: float = 3.0) -> list[Received]:
+    """Wait for `count` records, then for `quiet_s` more seconds; fail if any more arrive."""
+    await reader.wait_for(count)
+    await asyncio.sleep(quiet_s)
+    assert len(reader.records) == count, f"{len(reader.records) - count} unexpected record(s)"
+    return reader.records
+
+
+def metric(service: Service, name: str, **labels: str) -> float:
+    """The current value of one sample of the service's Prometheus registry (0 when absent)."""
+    return service.registry.get_sample_value(name, labels) or 0.0
+
+
+def _jwt_user_id(authorization: str) -> str | None:
+    """The `user_id` claim of a bearer JWT, read without checking the signature."""
+    _, _, token = authorization.partition(" ")
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except ValueError:
+        return None
+    user_id = claims.get("user_id") if isinstance(claims, dict) else None
+    return str(user_id) if user_id is not None else None
+
+
+class AliceGateway:
+    """A real HTTP proxy in front of the emulator, adding the two faults the emulator lacks.
+
+    The emulator's `/healthcheck` is never faulty and its faults are not per user; the gateway
+    can answer `/healthcheck` with an error (Alice down as a whole, as the service's probe sees
+    it) and answer 503 to the report requests of chosen users (a poison message).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.healthcheck_status: int | None = None  # None: forwarded to the emulator
+        self.failing_users: set[str] = set()
+        self.report_calls: dict[str, int] = {}  # per user id, served or failed
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.base_url = ""
+
+    async def start(self) -> None:
+        """Serve on a free loopback port."""
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        self._http = aiohttp.ClientSession(auto_decompress=False)
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._http is not None:
+            await self._http.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/healthcheck" and self.healthcheck_status is not None:
+            return web.json_response({"detail": "down"}, status=self.healthcheck_status)
+        if request.path == "/user/report":
+            user_id = _jwt_user_id(request.headers.get("Authorization", "")) or "?"
+            self.report_calls[user_id] = self.report_calls.get(user_id, 0) + 1
+            if user_id in self.failing_users:
+                return web.json_response({"detail": "unavailable"}, status=503)
+        assert self._http is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        async with self._http.request(
+            request.method,
+            self.upstream + request.path_qs,
+            headers=headers,
+            data=await request.read(),
+        ) as answer:
+            body = await answer.read()
+            kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
+            return web.Response(status=answer.status, body=body, headers=kept)
+
+
+_HOP_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+)
+
+
+@pytest.fixture
+async def gateway(emulator: AliceEmulator) -> AsyncIterator[AliceGateway]:
+    """A fault-adding proxy in front of the emulator (use its base_url as ALICE_API_URL)."""
+    proxy = AliceGateway(emulator.base_url)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
