@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -79,11 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help=cmd_run.__doc__).set_defaults(func=cmd_run)
     commands.add_parser("migrate", help=cmd_migrate.__doc__).set_defaults(func=cmd_migrate)
-    try:
-        from service.tools import register  # noqa: PLC0415 - operator tools, optional at import
-    except ImportError:
-        pass
-    else:
+    # The operator tools are optional; when present, an import error inside them must surface
+    # (catching ImportError would hide a broken tool behind a missing command).
+    if importlib.util.find_spec("service.tools") is not None:
+        from service.tools import register  # noqa: PLC0415
+
         register(commands)
     return parser
 

@@ -1,15 +1,20 @@
 """The HTTP endpoints served with the app: liveness, readiness and Prometheus metrics.
 
-- `/health/live` fails only when restarting the pod is the right answer: work is pending (in
-  flight or lag) and neither a poll nor any progress (an attempt, a retry, a finished message)
-  happened within LIVENESS_STALL_S. An unreachable broker or Alice outage is not a liveness
-  failure: retries are progress.
-- `/health/ready`: broker connected, database reachable, migrations at head, subscriber running.
+- `/health/live` fails only when restarting the pod is the right answer: the consume loop task
+  died, or messages are in flight and neither a delivered batch nor any progress (an attempt,
+  a retry, a finished message) happened for LIVENESS_STALL_S plus TRANSIENT_BACKOFF_MAX_S. The
+  backoff is added because the processor signals progress when an attempt starts and then may
+  sleep up to TRANSIENT_BACKOFF_MAX_S before the next one: without it, a stall setting below
+  the backoff would restart a pod that is merely retrying. An unreachable broker or an Alice
+  outage is not a liveness failure: retries are progress.
+- `/health/ready`: broker connected, database reachable, migrations at head, subscriber running;
+  each dependency check is bounded (READY_CHECK_TIMEOUT_S) and a 503 names what failed.
 - `/metrics`: the Prometheus text of the app's registry (FastStream's and the service's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -31,6 +36,14 @@ def _json(status: int, body: dict[str, Any]) -> AsgiResponse:
     )
 
 
+READY_CHECK_TIMEOUT_S = 2.0
+
+
+def stall_threshold(settings: Settings) -> float:
+    """Seconds without progress, with work in flight, after which the pod counts as stuck."""
+    return settings.liveness_stall_s + settings.transient_backoff_max_s
+
+
 def liveness(consumer: Consumer, subscriber: Any, stall_s: float) -> tuple[bool, dict[str, Any]]:
     """Whether the consume loop is alive, with the figures that decided it."""
     now = time.monotonic()
@@ -43,6 +56,7 @@ def liveness(consumer: Consumer, subscriber: Any, stall_s: float) -> tuple[bool,
         "in_flight": consumer.in_flight,
         "seconds_since_progress": round(idle_s, 1),
         "consume_loop_running": not loop_dead,
+        "stall_threshold_s": stall_s,
     }
     return not (stuck or loop_dead), detail
 
@@ -61,25 +75,35 @@ def health_routes(
 
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
-        ok, detail = liveness(consumer, subscriber, settings.liveness_stall_s)
+        ok, detail = liveness(consumer, subscriber, stall_threshold(settings))
         return _json(200 if ok else 503, {"status": "ok" if ok else "stuck", **detail})
+
+    async def broker_check() -> dict[str, str]:
+        reachable = await broker.ping(timeout=READY_CHECK_TIMEOUT_S)
+        return {"broker": "ok" if reachable else "unreachable"}
+
+    async def database_check() -> dict[str, str]:
+        try:
+            async with (
+                asyncio.timeout(READY_CHECK_TIMEOUT_S),
+                database.transaction() as connection,
+            ):
+                revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception as exc:
+            return {"database": f"unreachable: {type(exc).__name__}", "migrations": "unknown"}
+        migrations = "ok" if revision == head else f"at {revision}, head {head}"
+        return {"database": "ok", "migrations": migrations}
 
     @get(include_in_schema=False)
     async def ready(scope: Any) -> AsgiResponse:
         checks: dict[str, str] = {}
-        checks["broker"] = "ok" if await broker.ping(timeout=2.0) else "unreachable"
-        try:
-            async with database.transaction() as connection:
-                revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-            checks["database"] = "ok"
-            checks["migrations"] = "ok" if revision == head else f"at {revision}, head {head}"
-        except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-            checks["migrations"] = "unknown"
+        for found in await asyncio.gather(broker_check(), database_check()):
+            checks.update(found)
         running = bool(getattr(subscriber, "running", False)) and subscriber.consumer is not None
         checks["subscriber"] = "ok" if running else "not running"
-        ok = all(value == "ok" for value in checks.values())
-        return _json(200 if ok else 503, {"status": "ok" if ok else "not ready", **checks})
+        failing = [name for name, value in checks.items() if value != "ok"]
+        body = {"status": "not ready" if failing else "ok", **checks, "failing": failing}
+        return _json(503 if failing else 200, body)
 
     @get(include_in_schema=False)
     async def metrics(scope: Any) -> AsgiResponse:

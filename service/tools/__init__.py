@@ -1,0 +1,19 @@
+"""Operator tools of `python -m service`: check-config, replay-dlq, backfill.
+
+Each command lives in its own module and adds itself to the CLI through `register`. Exit codes
+follow service.cli: 0 success, 1 the work failed (or a check failed), 2 bad arguments or
+settings. Failures print one line (`error: ...`), never a traceback, never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from service.tools import backfill, check_config, replay
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the operator commands to the CLI's sub-command parsers."""
+    check_config.register(commands)
+    replay.register(commands)
+    backfill.register(commands)

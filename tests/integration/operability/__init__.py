@@ -1,0 +1,1 @@
+"""End-to-end operability: the operator CLI and the health endpoints on the real stack."""

@@ -1,0 +1,147 @@
+"""The operator CLI end to end on the real Kafka: backfill and replay-dlq as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from service.messages import DLQ_HEADERS, dead_letter_headers
+from tests.integration.operability.conftest import run_cli
+from tests.integration.pipeline.conftest import ReaderFactory, Topics
+
+ORIGINAL_HEADERS = [("ce_id", b"evt-original"), ("traceparent", b"00-0af7651916cd43dd-01")]
+
+
+def _env(kafka_bootstrap: str, topics: Topics) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_INPUT_TOPIC": topics.input,
+        "KAFKA_OUTPUT_TOPIC": topics.output,
+        "KAFKA_DLQ_TOPIC": topics.dlq,
+        "ALICE_API_KEY": "",  # the Kafka-only tools must not need it
+    }
+
+
+async def _record_count(kafka_bootstrap: str, topic: str, partitions: int) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+async def _fill_dlq(kafka_bootstrap: str, topics: Topics, classes: list[str]) -> list[str]:
+    """Produce one dead letter per error class, as the service writes them; their user ids."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    users = []
+    try:
+        for offset, error_class in enumerate(classes):
+            user_id = str(uuid.uuid4())
+            users.append(user_id)
+            headers = dead_letter_headers(
+                ORIGINAL_HEADERS,
+                error_class=error_class,
+                reason=f"{error_class} happened",
+                topic=topics.input,
+                partition=0,
+                offset=offset,
+                attempts=3,
+                failed_at=datetime.now(UTC),
+            )
+            value = json.dumps({"user_id": user_id, "event_id": f"e-{offset}"}).encode()
+            await producer.send_and_wait(topics.dlq, value, key=user_id.encode(), headers=headers)
+    finally:
+        await producer.stop()
+    return users
+
+
+async def test_backfill_publishes_keyed_onboarding_events(
+    kafka_bootstrap: str, topics: Topics, read_topic: ReaderFactory, tmp_path: Path
+) -> None:
+    """backfill of three ids publishes three JSON events keyed by user id with backfill ids."""
+    users = [str(uuid.uuid4()) for _ in range(3)]
+    listing = tmp_path / "users.txt"
+    listing.write_text("# three users\n" + "\n".join(users) + "\n\n")
+    reader = await read_topic(topics.input)
+
+    result = await run_cli(
+        "backfill", "--file", str(listing), "--run-id", "r42", env=_env(kafka_bootstrap, topics)
+    )
+
+    assert result.code == 0, result.err
+    assert "published 3 event(s)" in result.out
+    records = await reader.wait_for(3)
+    assert sorted(r.key.decode() for r in records if r.key) == sorted(users)
+    for record in records:
+        event = record.json()
+        assert record.key == event["user_id"].encode()
+        assert event["event_id"] == f"backfill:{event['user_id']}:r42"
+        assert datetime.fromisoformat(event["occurred_at"]).tzinfo is not None
+
+
+async def test_backfill_reports_unreachable_kafka_in_one_line(
+    topics: Topics, tmp_path: Path
+) -> None:
+    """With Kafka unreachable, backfill exits 1 with a one-line error and no traceback."""
+    listing = tmp_path / "users.txt"
+    listing.write_text(f"{uuid.uuid4()}\n")
+    env = {**_env("127.0.0.1:9", topics)}
+    result = await run_cli("backfill", "--file", str(listing), env=env)
+    assert result.code == 1
+    assert result.err.strip() == "error: Kafka at 127.0.0.1:9 is unreachable"
+
+
+async def test_replay_dry_run_lists_dead_letters_and_publishes_nothing(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    """replay-dlq --dry-run lists each dead letter with its error class and publishes nothing."""
+    classes = ["alice_unavailable", "invalid_report", "alice_unavailable"]
+    await _fill_dlq(kafka_bootstrap, topics, classes)
+
+    result = await run_cli("replay-dlq", "--dry-run", env=_env(kafka_bootstrap, topics))
+
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[:3] == [
+        f"would replay {topics.dlq}/0/{offset} error_class={name}"
+        for offset, name in enumerate(classes)
+    ]
+    assert "dry run: 3 dead letter(s) would be replayed" in lines
+    assert "  alice_unavailable: 2" in lines
+    assert "  invalid_report: 1" in lines
+    assert "user_id" not in result.out  # never the value
+    await asyncio.sleep(1)
+    assert await _record_count(kafka_bootstrap, topics.input, partitions=2) == 0
+
+
+async def test_replay_republishes_only_the_chosen_error_class(
+    kafka_bootstrap: str, topics: Topics, read_topic: ReaderFactory
+) -> None:
+    """replay-dlq --error-class re-publishes only matches, original key/value/headers intact."""
+    classes = ["alice_unavailable", "invalid_report", "alice_unavailable"]
+    users = await _fill_dlq(kafka_bootstrap, topics, classes)
+    reader = await read_topic(topics.input)
+
+    result = await run_cli(
+        "replay-dlq", "--error-class", "alice_unavailable", env=_env(kafka_bootstrap, topics)
+    )
+
+    assert result.code == 0, result.err
+    assert "replayed 2 of 3 scanned dead letter(s)" in result.out
+    records = await reader.wait_for(2)
+    await asyncio.sleep(2)  # anything more would arrive by now
+    assert len(reader.records) == 2
+    expected = {users[0], users[2]}
+    assert {r.key.decode() for r in records if r.key} == expected
+    for record in records:
+        assert record.json()["user_id"] == (record.key or b"").decode()
+        assert not set(DLQ_HEADERS) & set(record.headers)
+        assert record.headers == dict(ORIGINAL_HEADERS)

@@ -1,0 +1,1 @@
+"""Unit tests of the operator command line (no Kafka, no database)."""
