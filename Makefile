@@ -46,5 +46,8 @@ demo: venv ## the main job end to end: stack, emulator, service, a handful of us
 bench: venv ## throughput, latency, CPU and memory against the naive baseline and the ceiling
 	$(STACK) $(RUN) python -m bench
 
+docs: venv ## regenerate docs/asyncapi.yaml from the app
+	$(RUN) python -m service.asyncapi --out docs/asyncapi.yaml
+
 clean: ## remove the environment and local stack data
 	rm -rf .venv .stack .pytest_cache .mypy_cache .ruff_cache

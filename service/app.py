@@ -26,7 +26,7 @@ from service.derive import Thresholds
 from service.health import health_routes
 from service.ingest import Ingest
 from service.kafka import KafkaPublisher, client_options, faststream_security
-from service.messages import DerivedEvent, OnboardingCompleted
+from service.messages import DerivedEventData, OnboardingCompleted
 from service.metrics import Metrics
 from service.processor import Health, Processor, RetryPolicy
 from service.scheduler import KeyedScheduler
@@ -174,7 +174,7 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
         settings.kafka_output_topic,
         title="derived-state-changes",
         description="CloudEvents 1.0 (Kafka binary mode), one per derived state change.",
-        schema=DerivedEvent,
+        schema=DerivedEventData,
     )
     dead_letters = broker.publisher(
         settings.kafka_dlq_topic,

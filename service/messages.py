@@ -140,6 +140,44 @@ class DerivedEvent(BaseModel):
     data: dict[str, Any] = Field(description="The JSON data: user_id, report_id and the change.")
 
 
+class DerivedEventData(BaseModel):
+    """Output (v1): the record value of a derived CloudEvent; which fields appear depends on
+    `ce_type` (the CloudEvents attributes travel as `ce_*` headers, Kafka binary mode)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    user_id: str = Field(description="The Alice user id (all types).")
+    report_id: str = Field(description="The report the change was derived from (all types).")
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="state_changed: previous state (null the first time); result.changed: "
+        "previous value.",
+    )
+    to: str | None = Field(default=None, description="state_changed / result.changed: new value.")
+    results: dict[str, str | None] | None = Field(
+        default=None, description="state_changed: the four summary result dimensions."
+    )
+    dimension: str | None = Field(default=None, description="result.changed: which dimension.")
+    document_id: str | None = Field(default=None, description="document.added: the document.")
+    type: str | None = Field(default=None, description="document.added: document type.")
+    issuing_country: str | None = Field(
+        default=None, description="document.added: ISO 3166-1 alpha-3."
+    )
+    selfie_id: str | None = Field(default=None, description="selfie.added: the selfie.")
+    reason: str | None = Field(
+        default=None,
+        description="risk.flagged: liveness_below_threshold, face_matching_below_threshold, "
+        "duplicates_found or check_failed.",
+    )
+    value: float | None = Field(default=None, description="risk.flagged: the offending score.")
+    threshold: float | None = Field(default=None, description="risk.flagged: the threshold.")
+    check: str | None = Field(default=None, description="risk.flagged (check_failed): check key.")
+    scope: str | None = Field(default=None, description="risk.flagged (check_failed): where.")
+    owner_id: str | None = Field(default=None, description="risk.flagged: selfie/document id.")
+    count: int | None = Field(default=None, description="risk.flagged (duplicates_found).")
+
+
 def derived_event_id(user_id: str, event_type: str, change: str) -> str:
     """The deterministic id of a change: same user, type and change text, same id."""
     return str(uuid.uuid5(ID_NAMESPACE, f"{user_id}|{event_type}|{change}"))
