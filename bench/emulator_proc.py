@@ -72,6 +72,16 @@ class EmulatorProcess:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
 
+    async def api_calls(self) -> int:
+        """How many API requests (any endpoint) the emulator has served so far."""
+        return await asyncio.to_thread(self._api_calls)
+
+    def _api_calls(self) -> int:
+        url = f"{self.base_url}/_emulator/counts"
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            counts = json.loads(response.read())
+        return int(sum(counts.get("by_endpoint", {}).values()))
+
     async def stop(self) -> None:
         """SIGTERM by PID (it also stops by itself after its maximum lifetime)."""
         if self.process is not None:

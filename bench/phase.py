@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,14 @@ async def _measure(
     connection = await asyncpg.connect(asyncpg_dsn(url))
     publisher: asyncio.Task[dict[str, float]] | None = None
     started = time.monotonic()
+    calls_before = await ctx.emulator.api_calls()
     try:
-        done_at_first = await _wait_first(process, connection, started)
+        # The window opens when the service starts working (its first call to Alice, which
+        # every message makes first), so that the work on the first messages in flight, done
+        # before anything is recorded, counts too.
+        done_at_first = await _wait_first(
+            process, connection, started, lambda: _calls_since(ctx, calls_before)
+        )
         first, cpu_first, emu_first = time.monotonic(), sampler.cpu(), emulator.cpu()
         if spec.profiler is not None:
             await spec.profiler.attach(process.pid)
@@ -239,12 +246,21 @@ async def _stages(dsn: str, events: list[InputEvent]) -> dict[str, tuple[float, 
     return {r["user_id"]: (float(r["recorded"]), float(r["sent"])) for r in rows}
 
 
-async def _wait_first(process: Any, connection: asyncpg.Connection, started: float) -> int:
+async def _calls_since(ctx: Context, before: int) -> bool:
+    return await ctx.emulator.api_calls() > before
+
+
+async def _wait_first(
+    process: Any,
+    connection: asyncpg.Connection,
+    started: float,
+    working: Callable[[], Awaitable[bool]],
+) -> int:
     while True:
         if process.poll() is not None:
             raise PhaseFailed(f"the service exited with {process.returncode} before any work")
-        done, _ = await _progress(connection)
-        if done:
+        if await working():
+            done, _ = await _progress(connection)
             return done
         if time.monotonic() - started > FIRST_PROGRESS_TIMEOUT_S:
             raise PhaseFailed("the service recorded nothing within 120 s")

@@ -18,17 +18,17 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest, Thresholds, derive_events
-from service.errors import IngestorError, StorageRejected
+from service.errors import IngestorError, InvalidReport, StorageRejected
 from service.messages import (
     cloudevent_headers,
     dead_letter_headers,
     derived_event_id,
     encode_data,
 )
-from service.report import ParsedReport
+from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
-from service.store.repository import EventRow, MessageRef, OutboxRow, SnapshotRow
+from service.store.repository import EventRow, MessageRef, OutboxRow, SnapshotRow, UserUpdate
 
 STORED: Final = "stored"
 UNCHANGED: Final = "unchanged"
@@ -38,11 +38,18 @@ DEAD_LETTERED: Final = "dead_lettered"
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """A message whose report was fetched and validated, ready to record."""
+    """A message whose report was fetched, ready to record.
+
+    `parsed` is None when the worker expected the report to be unchanged (its content hash
+    equals the last one recorded for the user): validation is then skipped unless the
+    database says otherwise.
+    """
 
     ref: MessageRef
     user_id: str
-    parsed: ParsedReport
+    body: bytes
+    content_hash: bytes
+    parsed: ParsedReport | None
     observed_at: datetime
 
 
@@ -68,9 +75,9 @@ class DeadLetter:
     attempts: int
 
 
-def content_hash(parsed: ParsedReport) -> bytes:
+def content_hash(body: bytes) -> bytes:
     """The snapshot's content hash: SHA-256 of the exact body Alice sent."""
-    return hashlib.sha256(parsed.raw).digest()
+    return hashlib.sha256(body).digest()
 
 
 class Ingest:
@@ -95,7 +102,7 @@ class Ingest:
         """Record a batch in one transaction; per-message outcomes, in the items' order."""
         try:
             async with self._database.transaction() as connection:
-                return list(await self._record(connection, items))
+                return await self._record(connection, items)
         except StorageRejected as rejected:
             if len(items) == 1:
                 return [rejected]
@@ -108,7 +115,7 @@ class Ingest:
 
     async def _record(
         self, connection: AsyncConnection, items: Sequence[Fetched]
-    ) -> list[Recorded]:
+    ) -> list[Recorded | IngestorError]:
         claimed = await repo.claim_messages(
             connection, [i.ref for i in items], [i.user_id for i in items]
         )
@@ -119,34 +126,45 @@ class Ingest:
         snapshots: list[SnapshotRow] = []
         events: list[EventRow] = []
         outbox: list[OutboxRow] = []
-        results: dict[str, Recorded] = {}
-        new_digests: dict[str, tuple[str, SnapshotDigest, bytes]] = {}
+        updates: dict[str, UserUpdate] = {}
+        results: dict[str, Recorded | IngestorError] = {}
         for item in fresh:
-            report, digest_hash = item.parsed.report, content_hash(item.parsed)
-            if hashes.get(item.user_id) == digest_hash:
-                results[item.ref.message_id] = Recorded(UNCHANGED)
+            message_id = item.ref.message_id
+            if hashes.get(item.user_id) == item.content_hash:
+                results[message_id] = Recorded(UNCHANGED)
                 continue
+            try:
+                # Parsed by the worker unless it expected an unchanged report (hash cache).
+                parsed = item.parsed or parse_report(item.body)
+            except InvalidReport as invalid:
+                invalid.body = item.body
+                results[message_id] = invalid
+                continue
+            report = parsed.report
             derived, digest = derive_events(
                 digests.get(item.user_id),
                 report,
-                content_hash=digest_hash.hex(),
+                content_hash=item.content_hash.hex(),
                 observed_at=item.observed_at,
                 thresholds=self._thresholds,
             )
-            digests[item.user_id], hashes[item.user_id] = digest, digest_hash
-            new_digests[item.ref.message_id] = (item.user_id, digest, digest_hash)
+            digests[item.user_id], hashes[item.user_id] = digest, item.content_hash
+            # A user with two changed messages in one batch keeps the last one's state.
+            updates[item.user_id] = UserUpdate(
+                item.user_id, digest.state, item.content_hash, digest.model_dump_json(), message_id
+            )
             summary = report.summary
             snapshots.append(
                 SnapshotRow(
-                    message_id=item.ref.message_id,
+                    message_id=message_id,
                     user_id=item.user_id,
                     report_id=report.id,
                     state=report.user_state,
                     results=report.results,
                     face_liveness=summary.face_liveness if summary else None,
                     report_created_at=report.created_at,
-                    content_hash=digest_hash,
-                    body=item.parsed.raw.decode("utf-8"),
+                    content_hash=item.content_hash,
+                    body=item.body,
                 )
             )
             events.extend(
@@ -157,7 +175,7 @@ class Ingest:
                     occurred_on=event.occurred_on,
                     version=event.version,
                     position=position,
-                    message_id=item.ref.message_id,
+                    message_id=message_id,
                 )
                 for position, event in enumerate(report.events)
                 if event.id
@@ -174,28 +192,21 @@ class Ingest:
                 )
                 for event in derived
             )
-            results[item.ref.message_id] = Recorded(STORED, tuple(e.type for e in derived))
-        snapshot_ids = await repo.insert_snapshots(connection, snapshots)
-        await repo.insert_events(connection, events, snapshot_ids)
-        await repo.insert_outbox(connection, outbox)
-        # A user with two changed messages in one batch keeps the last one's state.
-        last: dict[str, tuple[str, str | None, int, bytes, str]] = {}
-        for message_id, (user_id, digest, digest_hash) in new_digests.items():
-            last[user_id] = (
-                user_id,
-                digest.state,
-                snapshot_ids[message_id],
-                digest_hash,
-                digest.model_dump_json(),
-            )
-        await repo.update_users(connection, list(last.values()))
-        for message_id, recorded in results.items():
-            if recorded.outcome == STORED:
-                results[message_id] = Recorded(STORED, recorded.derived, snapshot_ids[message_id])
-        await repo.set_outcomes(
+            results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
+        failed = [m for m, r in results.items() if isinstance(r, IngestorError)]
+        await repo.release_messages(connection, failed)
+        snapshot_ids = await repo.write_changes(
             connection,
-            [(m, r.outcome, r.snapshot_id) for m, r in results.items()],
+            snapshots=snapshots,
+            events=events,
+            outbox=outbox,
+            users=list(updates.values()),
+            outcomes=[(m, r.outcome) for m, r in results.items() if isinstance(r, Recorded)],
         )
+        for message_id, snapshot_id in snapshot_ids.items():
+            recorded = results[message_id]
+            if isinstance(recorded, Recorded):
+                results[message_id] = Recorded(STORED, recorded.derived, snapshot_id)
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
 
     async def dead_letter(self, letter: DeadLetter) -> Recorded:

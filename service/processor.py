@@ -34,7 +34,15 @@ from service.errors import (
     StorageUnavailable,
     TransientError,
 )
-from service.ingest import DEAD_LETTERED, DUPLICATE, DeadLetter, Fetched, Ingest, Recorded
+from service.ingest import (
+    DEAD_LETTERED,
+    DUPLICATE,
+    DeadLetter,
+    Fetched,
+    Ingest,
+    Recorded,
+    content_hash,
+)
 from service.messages import InputEvent
 from service.metrics import Metrics
 from service.report import parse_report
@@ -97,6 +105,29 @@ class Health:
         return any(at > since for other, at in failures.items() if other != key)
 
 
+class HashCache:
+    """The content hash last recorded for each user (bounded, least recently used out).
+
+    A report whose hash equals it is most likely unchanged, so the worker skips validating it;
+    the transaction compares with the stored hash and validates after all if they differ.
+    """
+
+    def __init__(self, *, max_entries: int) -> None:
+        self._max = max_entries
+        self._hashes: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, user_id: str) -> bytes | None:
+        """The last recorded hash of the user's report, if known."""
+        return self._hashes.get(user_id)
+
+    def remember(self, user_id: str, digest: bytes) -> None:
+        """Note the hash of the report just recorded for the user."""
+        self._hashes[user_id] = digest
+        self._hashes.move_to_end(user_id)
+        if len(self._hashes) > self._max:
+            self._hashes.popitem(last=False)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How transient failures of one message are retried."""
@@ -125,8 +156,10 @@ class Processor:
         health: Health,
         on_attempt: Callable[[], None],
         on_committed: Callable[[], None],
+        hash_cache_size: int = 50_000,
     ) -> None:
         self._on_attempt = on_attempt
+        self._last_hashes = HashCache(max_entries=hash_cache_size)
         self._on_committed = on_committed
         self._source = source
         self._ingest = ingest
@@ -179,18 +212,22 @@ class Processor:
             try:
                 body = await self._source.fetch_report(event.user_id)
                 self._health.success("alice")
-                try:
-                    parsed = parse_report(body)
-                except InvalidReport as invalid:
-                    invalid.body = body
-                    raise
+                digest = content_hash(body)
+                parsed = None
+                if self._last_hashes.get(event.user_id) != digest:
+                    try:
+                        parsed = parse_report(body)
+                    except InvalidReport as invalid:
+                        invalid.body = body
+                        raise
                 dependency = "database"
                 outcome = await self._batcher.record(
-                    Fetched(ref, event.user_id, parsed, datetime.now(UTC))
+                    Fetched(ref, event.user_id, body, digest, parsed, datetime.now(UTC))
                 )
                 if isinstance(outcome, IngestorError):
                     raise outcome  # noqa: TRY301 - handled by the same policy as a raised one
                 self._health.success("database")
+                self._last_hashes.remember(event.user_id, digest)
                 return outcome, attempts
             except TransientError as error:
                 self._metrics.transient_failures.labels(error.code).inc()

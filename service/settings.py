@@ -63,14 +63,14 @@ class Settings(BaseSettings):
     alice_connect_timeout_s: float = Field(default=3.0, gt=0)
     alice_read_timeout_s: float = Field(default=10.0, gt=0)
     alice_max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    alice_max_concurrency: int = Field(default=64, ge=1)
+    alice_max_concurrency: int = Field(default=128, ge=1)
     alice_retry_attempts: int = Field(default=4, ge=1)
     alice_retry_timeout_s: float = Field(default=30.0, gt=0)
     alice_token_refresh_margin_s: float = Field(default=120.0, ge=0)
     alice_token_cache_size: int = Field(default=10_000, ge=1)
 
     # --- Pipeline --------------------------------------------------------------------------------
-    max_in_flight: int = Field(default=64, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
     db_batch_size: int = Field(default=32, ge=1)
     db_writers: int = Field(default=2, ge=1)
     transient_max_attempts: int = Field(default=8, ge=1)

@@ -51,7 +51,18 @@ class SnapshotRow:
     face_liveness: float | None
     report_created_at: datetime | None
     content_hash: bytes
-    body: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UserUpdate:
+    """A user's new state after a stored snapshot (the message that stored it)."""
+
+    user_id: str
+    state: str | None
+    content_hash: bytes
+    digest_json: str
+    message_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,70 +146,99 @@ async def lock_users(connection: AsyncConnection, user_ids: Sequence[str]) -> di
     return rows
 
 
-async def insert_snapshots(
-    connection: AsyncConnection, snapshots: Sequence[SnapshotRow]
+async def write_changes(
+    connection: AsyncConnection,
+    *,
+    snapshots: Sequence[SnapshotRow],
+    events: Sequence[EventRow],
+    outbox: Sequence[OutboxRow],
+    users: Sequence[UserUpdate],
+    outcomes: Sequence[tuple[str, str]],
 ) -> dict[str, int]:
-    """Insert snapshots; return their ids by message id."""
-    if not snapshots:
-        return {}
+    """Snapshots, their user events, outbox rows, users' state and inbox outcomes: one statement.
+
+    Data-modifying CTEs, so a batch costs one round trip however many messages it holds. The
+    events and the users' last snapshot take the snapshot ids from the first CTE, matched by
+    message id. Returns the new snapshots' ids by message id.
+    """
     result = await connection.execute(
         text(
-            "INSERT INTO report_snapshots (user_id, report_id, state, selfie_security,"
+            "WITH s AS ("
+            " INSERT INTO report_snapshots (user_id, report_id, state, selfie_security,"
             " document_security, document_read, process_security, face_liveness,"
             " report_created_at, content_hash, report, message_id)"
-            " SELECT u, r, s, r1, r2, r3, r4, l, c, h, CAST(b AS jsonb) -> 'report', m"
-            " FROM unnest(CAST(:u AS uuid[]), CAST(:r AS uuid[]), CAST(:s AS text[]),"
-            " CAST(:r1 AS text[]), CAST(:r2 AS text[]), CAST(:r3 AS text[]),"
-            " CAST(:r4 AS text[]), CAST(:l AS numeric[]), CAST(:c AS timestamptz[]),"
-            " CAST(:h AS bytea[]), CAST(:b AS text[]), CAST(:m AS text[]))"
+            " SELECT u, r, s, r1, r2, r3, r4, l, c, h,"
+            " CAST(convert_from(b, 'UTF8') AS jsonb) -> 'report', m"
+            " FROM unnest(CAST(:su AS uuid[]), CAST(:sr AS uuid[]), CAST(:ss AS text[]),"
+            " CAST(:s1 AS text[]), CAST(:s2 AS text[]), CAST(:s3 AS text[]),"
+            " CAST(:s4 AS text[]), CAST(:sl AS numeric[]), CAST(:sc AS timestamptz[]),"
+            " CAST(:sh AS bytea[]), CAST(:sb AS bytea[]), CAST(:sm AS text[]))"
             " AS x(u, r, s, r1, r2, r3, r4, l, c, h, b, m)"
-            " RETURNING id, message_id"
-        ),
-        {
-            "u": [s.user_id for s in snapshots],
-            "r": [s.report_id for s in snapshots],
-            "s": [s.state for s in snapshots],
-            "r1": [s.results.get("selfie_security") for s in snapshots],
-            "r2": [s.results.get("document_security") for s in snapshots],
-            "r3": [s.results.get("document_read") for s in snapshots],
-            "r4": [s.results.get("process_security") for s in snapshots],
-            "l": [s.face_liveness for s in snapshots],
-            "c": [s.report_created_at for s in snapshots],
-            "h": [s.content_hash for s in snapshots],
-            "b": [s.body for s in snapshots],
-            "m": [s.message_id for s in snapshots],
-        },
-    )
-    return {message_id: snapshot_id for snapshot_id, message_id in result}
-
-
-async def insert_events(
-    connection: AsyncConnection, events: Sequence[EventRow], snapshot_ids: dict[str, int]
-) -> None:
-    """Insert the reports' user events; an event id already stored is kept as it was."""
-    if not events:
-        return
-    await connection.execute(
-        text(
-            "INSERT INTO user_events (event_id, user_id, type, occurred_on, version, event,"
+            " RETURNING id, message_id, report -> 'events' AS events),"
+            " e AS ("
+            " INSERT INTO user_events (event_id, user_id, type, occurred_on, version, event,"
             " first_snapshot_id)"
-            " SELECT x.e, x.u, x.t, x.o, x.v, s.report -> 'events' -> x.i, x.s"
-            " FROM unnest(CAST(:e AS text[]), CAST(:u AS uuid[]), CAST(:t AS text[]),"
-            " CAST(:o AS timestamptz[]), CAST(:v AS int[]), CAST(:i AS int[]),"
-            " CAST(:s AS bigint[])) AS x(e, u, t, o, v, i, s)"
-            " JOIN report_snapshots s ON s.id = x.s"
-            " ON CONFLICT (event_id) DO NOTHING"
+            " SELECT x.e, x.u, x.t, x.o, x.v, s.events -> x.i, s.id"
+            " FROM unnest(CAST(:ee AS text[]), CAST(:eu AS uuid[]), CAST(:et AS text[]),"
+            " CAST(:eo AS timestamptz[]), CAST(:ev AS int[]), CAST(:ei AS int[]),"
+            " CAST(:em AS text[])) AS x(e, u, t, o, v, i, m) JOIN s ON s.message_id = x.m"
+            " ON CONFLICT (event_id) DO NOTHING),"
+            " o AS ("
+            " INSERT INTO outbox (event_id, topic, key, headers, payload, event_type, user_id)"
+            " SELECT e, t, k, CAST(h AS jsonb), p, y, u FROM unnest(CAST(:oe AS uuid[]),"
+            " CAST(:ot AS text[]), CAST(:ok AS bytea[]), CAST(:oh AS text[]),"
+            " CAST(:op AS bytea[]), CAST(:oy AS text[]), CAST(:ou AS uuid[]))"
+            " WITH ORDINALITY AS x(e, t, k, h, p, y, u, n) ORDER BY n"
+            " ON CONFLICT (event_id) DO NOTHING),"
+            " u AS ("
+            " UPDATE users SET state = x.s, last_snapshot_id = s.id, last_content_hash = x.h,"
+            " digest = CAST(x.d AS jsonb), updated_at = now()"
+            " FROM unnest(CAST(:uu AS uuid[]), CAST(:us AS text[]), CAST(:uh AS bytea[]),"
+            " CAST(:ud AS text[]), CAST(:um AS text[])) AS x(u, s, h, d, m)"
+            " JOIN s ON s.message_id = x.m WHERE users.user_id = x.u),"
+            " i AS ("
+            " UPDATE inbox SET outcome = x.o, snapshot_id = s.id"
+            " FROM unnest(CAST(:im AS text[]), CAST(:io AS text[])) AS x(m, o)"
+            " LEFT JOIN s ON s.message_id = x.m WHERE inbox.message_id = x.m)"
+            " SELECT message_id, id FROM s"
         ),
         {
-            "e": [e.event_id for e in events],
-            "u": [e.user_id for e in events],
-            "t": [e.type for e in events],
-            "o": [e.occurred_on for e in events],
-            "v": [e.version for e in events],
-            "i": [e.position for e in events],
-            "s": [snapshot_ids[e.message_id] for e in events],
+            "su": [r.user_id for r in snapshots],
+            "sr": [r.report_id for r in snapshots],
+            "ss": [r.state for r in snapshots],
+            "s1": [r.results.get("selfie_security") for r in snapshots],
+            "s2": [r.results.get("document_security") for r in snapshots],
+            "s3": [r.results.get("document_read") for r in snapshots],
+            "s4": [r.results.get("process_security") for r in snapshots],
+            "sl": [r.face_liveness for r in snapshots],
+            "sc": [r.report_created_at for r in snapshots],
+            "sh": [r.content_hash for r in snapshots],
+            "sb": [r.body for r in snapshots],
+            "sm": [r.message_id for r in snapshots],
+            "ee": [e.event_id for e in events],
+            "eu": [e.user_id for e in events],
+            "et": [e.type for e in events],
+            "eo": [e.occurred_on for e in events],
+            "ev": [e.version for e in events],
+            "ei": [e.position for e in events],
+            "em": [e.message_id for e in events],
+            "oe": [r.event_id for r in outbox],
+            "ot": [r.topic for r in outbox],
+            "ok": [r.key for r in outbox],
+            "oh": [_headers_json(r.headers) for r in outbox],
+            "op": [r.payload for r in outbox],
+            "oy": [r.event_type for r in outbox],
+            "ou": [r.user_id for r in outbox],
+            "uu": [u.user_id for u in users],
+            "us": [u.state for u in users],
+            "uh": [u.content_hash for u in users],
+            "ud": [u.digest_json for u in users],
+            "um": [u.message_id for u in users],
+            "im": [o[0] for o in outcomes],
+            "io": [o[1] for o in outcomes],
         },
     )
+    return {row[0]: row[1] for row in result}
 
 
 async def insert_outbox(connection: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
@@ -230,30 +270,6 @@ def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
     return json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers])
 
 
-async def update_users(
-    connection: AsyncConnection, updates: Sequence[tuple[str, str | None, int, bytes, str]]
-) -> None:
-    """Set each user's current state, last snapshot, hash and digest (JSON)."""
-    if not updates:
-        return
-    await connection.execute(
-        text(
-            "UPDATE users SET state = x.s, last_snapshot_id = x.i, last_content_hash = x.h,"
-            " digest = CAST(x.d AS jsonb), updated_at = now()"
-            " FROM unnest(CAST(:u AS uuid[]), CAST(:s AS text[]), CAST(:i AS bigint[]),"
-            " CAST(:h AS bytea[]), CAST(:d AS text[])) AS x(u, s, i, h, d)"
-            " WHERE users.user_id = x.u"
-        ),
-        {
-            "u": [u[0] for u in updates],
-            "s": [u[1] for u in updates],
-            "i": [u[2] for u in updates],
-            "h": [u[3] for u in updates],
-            "d": [u[4] for u in updates],
-        },
-    )
-
-
 async def set_outcomes(
     connection: AsyncConnection, outcomes: Sequence[tuple[str, str, int | None]]
 ) -> None:
@@ -272,6 +288,15 @@ async def set_outcomes(
             "s": [o[2] for o in outcomes],
         },
     )
+
+
+async def release_messages(connection: AsyncConnection, message_ids: Sequence[str]) -> None:
+    """Forget inbox claims of messages that failed inside the batch (they are dead-lettered)."""
+    if message_ids:
+        await connection.execute(
+            text("DELETE FROM inbox WHERE message_id = ANY(CAST(:m AS text[]))"),
+            {"m": list(message_ids)},
+        )
 
 
 async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> None:

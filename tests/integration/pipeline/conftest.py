@@ -328,3 +328,17 @@ async def gateway(emulator: AliceEmulator) -> AsyncIterator[AliceGateway]:
     await proxy.start()
     yield proxy
     await proxy.stop()
+
+
+def expected_first_events(emulator: AliceEmulator, user_id: str) -> int:
+    """How many events the user's current report derives as a first snapshot (pure domain)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from service.derive import Thresholds, derive_events  # noqa: PLC0415
+    from service.report import parse_report  # noqa: PLC0415
+
+    report = parse_report(emulator.report_bytes(user_id)).report
+    events, _ = derive_events(
+        None, report, content_hash="-", observed_at=datetime.now(UTC), thresholds=Thresholds()
+    )
+    return len(events)

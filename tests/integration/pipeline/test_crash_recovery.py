@@ -20,6 +20,7 @@ from tests.integration.pipeline.conftest import (
     Topics,
     committed_offsets,
     eventually,
+    expected_first_events,
     metric,
     running,
     settings_env,
@@ -44,8 +45,7 @@ async def test_kill_between_db_commit_and_offset_commit_doubles_nothing(
     same ce_ids on the output topic once each, and the offset committed at last."""
     user_id = str(uuid.uuid4())
     emulator.create_user(user_id)
-    report = emulator.report(user_id)
-    derived = 1 + len(report["documents"]) + len(report["selfies"])
+    derived = expected_first_events(emulator, user_id)
     group_id = f"g-crash-{uuid.uuid4().hex[:8]}"
     # The minimum session timeout, so the killed member leaves the group soon after the kill.
     first_run = make_settings(
