@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=1, help="input topic partitions")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="API latency per call")
     parser.add_argument("--naive-events", type=int, default=300)
-    parser.add_argument("--sweep", default="1,8,32,64,128", help="MAX_IN_FLIGHT values")
+    parser.add_argument("--sweep", default="1,32,64,128,256,512", help="MAX_IN_FLIGHT values")
     parser.add_argument("--sweep-events", type=int, default=1000)
     parser.add_argument("--paced-s", type=float, default=20.0, help="length of the paced phase")
     parser.add_argument("--seed", type=int, default=0)

@@ -113,7 +113,7 @@ def draw_chart(results: dict[str, Any], path: Path = BENCH_DIR / "throughput.png
         label="naive (1 at a time)",
     )
     axes.scatter(
-        [results["main"]["settings"].get("MAX_IN_FLIGHT", 64)],
+        [results["main"]["max_in_flight"]],
         [results["main"]["events_per_s"]],
         marker="*",
         s=120,

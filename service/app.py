@@ -17,6 +17,7 @@ from faststream import AckPolicy, NoCast
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from service.alice import AliceClient
@@ -33,7 +34,7 @@ from service.scheduler import KeyedScheduler
 from service.settings import Settings
 from service.store.database import Database
 from service.store.relay import OutboxRelay
-from service.tracing import telemetry_middleware
+from service.tracing import telemetry_middleware, tracer, tracer_provider
 
 log = structlog.get_logger(__name__)
 
@@ -79,8 +80,15 @@ async def _no_decoding(message: Any) -> None:
     return
 
 
-def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Service:
-    """Wire the whole service from its settings (an Alice client may be injected by tests)."""
+def build_service(
+    settings: Settings,
+    *,
+    alice: AliceClient | None = None,
+    tracing: TracerProvider | None = None,
+) -> Service:
+    """Wire the whole service from its settings (tests may inject an Alice client and a
+    tracer provider; otherwise tracing is on only when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+    tracing = tracing or tracer_provider(settings)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     database = Database.from_settings(settings)
@@ -104,6 +112,7 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
         metrics=metrics,
+        tracer=tracer(tracing),
     )
     batcher = WriteBatcher(
         ingest=ingest,
@@ -126,6 +135,7 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
         health=Health(),
         on_attempt=progress.moved,
         on_committed=relay.notify,
+        tracer=tracer(tracing),
     )
     consumer_box: list[Consumer] = []
     scheduler = KeyedScheduler(
@@ -146,7 +156,7 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
     consumer_box.append(consumer)
 
     middlewares: list[Any] = [KafkaPrometheusMiddleware(registry=registry)]
-    telemetry = telemetry_middleware(settings)
+    telemetry = telemetry_middleware(tracing)
     if telemetry is not None:
         middlewares.insert(0, telemetry)
     broker = KafkaBroker(
@@ -212,6 +222,8 @@ def build_service(settings: Settings, *, alice: AliceClient | None = None) -> Se
     async def after_shutdown() -> None:
         await batcher.aclose()
         await asyncio.gather(producer.stop(), alice.aclose(), database.aclose())
+        if tracing is not None:
+            tracing.shutdown()  # flush the spans still buffered
         log.info("service stopped")
 
     app = AsgiFastStream(

@@ -51,6 +51,7 @@ class Fetched:
     content_hash: bytes
     parsed: ParsedReport | None
     observed_at: datetime
+    trace_headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ class Ingest:
                     event_id=event.id,
                     topic=self._output_topic,
                     key=item.user_id.encode(),
-                    headers=cloudevent_headers(event),
+                    headers=[*cloudevent_headers(event), *item.trace_headers],
                     payload=encode_data(event),
                     event_type=event.type,
                     user_id=item.user_id,

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
 from service.alice import ReportSource
 from service.batcher import WriteBatcher
@@ -48,6 +50,7 @@ from service.metrics import Metrics
 from service.report import parse_report
 from service.scheduler import Work
 from service.store.repository import MessageRef
+from service.tracing import trace_headers
 
 log = structlog.get_logger(__name__)
 
@@ -157,7 +160,10 @@ class Processor:
         on_attempt: Callable[[], None],
         on_committed: Callable[[], None],
         hash_cache_size: int = 50_000,
+        tracer: trace.Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.NoOpTracer()
+        self._tracing = not isinstance(self._tracer, trace.NoOpTracer)
         self._on_attempt = on_attempt
         self._last_hashes = HashCache(max_entries=hash_cache_size)
         self._on_committed = on_committed
@@ -170,12 +176,25 @@ class Processor:
 
     async def __call__(self, work: Work) -> None:
         """Process the work item; returns only when it is finished (or raises CancelledError)."""
+        if not self._tracing:
+            await self._handle(work)
+            return
+        # One span per message, continuing the producer's trace from the record's headers
+        # (FastStream's span covers the whole batch, which has many parents).
+        carrier = {k: v.decode("latin-1") for k, v in work.record.headers}
+        parent = propagate.extract(carrier, context=otel_context.get_current())
+        with self._tracer.start_as_current_span(
+            f"{work.record.topic} process message", context=parent, kind=trace.SpanKind.CONSUMER
+        ):
+            await self._handle(work)
+
+    async def _handle(self, work: Work) -> None:
         started = time.perf_counter()
         intake: Intake = work.payload
         record = work.record
         bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
         if intake.event is not None:
-            bound = bound.bind(user_id=intake.event.user_id)
+            bound = bound.bind(user_id=intake.event.user_id, message_id=intake.event.message_id)
         try:
             if intake.duplicate:
                 outcome, attempts = Recorded(DUPLICATE), 0
@@ -210,7 +229,8 @@ class Processor:
             attempt_started = time.monotonic()
             dependency = "alice"
             try:
-                body = await self._source.fetch_report(event.user_id)
+                with self._tracer.start_as_current_span("alice fetch_report"):
+                    body = await self._source.fetch_report(event.user_id)
                 self._health.success("alice")
                 digest = content_hash(body)
                 parsed = None
@@ -221,9 +241,17 @@ class Processor:
                         invalid.body = body
                         raise
                 dependency = "database"
-                outcome = await self._batcher.record(
-                    Fetched(ref, event.user_id, body, digest, parsed, datetime.now(UTC))
+                fetched = Fetched(
+                    ref,
+                    event.user_id,
+                    body,
+                    digest,
+                    parsed,
+                    datetime.now(UTC),
+                    trace_headers() if self._tracing else (),
                 )
+                with self._tracer.start_as_current_span("db record"):
+                    outcome = await self._batcher.record(fetched)
                 if isinstance(outcome, IngestorError):
                     raise outcome  # noqa: TRY301 - handled by the same policy as a raised one
                 self._health.success("database")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry import trace
 from sqlalchemy import text
 
 from service.errors import IngestorError
@@ -55,7 +56,9 @@ class OutboxRelay:
         batch_size: int,
         poll_interval_s: float,
         metrics: Metrics,
+        tracer: trace.Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.NoOpTracer()
         self._database = database
         self._publisher = publisher
         self._batch_size = batch_size
@@ -107,16 +110,18 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            acks = [
-                await self._publisher.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.key,
-                    headers=headers_from_json(row.headers),
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
+            with self._tracer.start_as_current_span("outbox publish") as span:
+                span.set_attribute("messaging.batch.message_count", len(rows))
+                acks = [
+                    await self._publisher.send(
+                        row.topic,
+                        value=row.payload,
+                        key=row.key,
+                        headers=headers_from_json(row.headers),
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*acks)
             await connection.execute(
                 text("UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"),
                 {"ids": [row.id for row in rows]},
