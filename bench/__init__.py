@@ -14,7 +14,7 @@ What is measured, and why this way:
   window / window length. The inbox and outbox are polled every 100 ms.
 - Service CPU is psutil's user + system seconds of the service process over that window,
   divided by the messages it recorded; peak RSS is polled every 100 ms over the whole phase.
-- Latency is measured in a separate paced phase: events are published at ~70 % of the main
+- Latency is measured in a separate paced phase: events are published at ~50 % of the main
   phase's throughput (queueing in a drain says nothing about latency), and for each user's
   first event the latency is the time from its publication to its derived
   `onboarding.user.state_changed` record on the output topic (the record's CreateTime, set by

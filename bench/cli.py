@@ -37,7 +37,7 @@ from service.settings import Settings
 
 DEFAULT_IN_FLIGHT = int(Settings.model_fields["max_in_flight"].default)
 NAIVE_SETTINGS = {"MAX_IN_FLIGHT": "1", "DB_BATCH_SIZE": "1", "DB_WRITERS": "1"}
-PACED_SHARE = 0.7
+PACED_SHARE = 0.5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
