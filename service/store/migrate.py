@@ -7,9 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
 
 
 def _script_location() -> str:
@@ -37,8 +35,3 @@ def upgrade_to_head(url: str) -> None:
 def head_revision() -> str | None:
     """The newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
-
-
-def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at (run through `AsyncConnection.run_sync`)."""
-    return MigrationContext.configure(connection).get_current_revision()

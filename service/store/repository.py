@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest
+from service.messages import headers_to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +268,7 @@ async def insert_outbox(connection: AsyncConnection, rows: Sequence[OutboxRow]) 
 
 
 def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
-    return json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers])
+    return json.dumps(headers_to_json(headers))
 
 
 async def set_outcomes(
