@@ -67,16 +67,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the database migrations up to head."""
-    import os  # noqa: PLC0415
-
+    from service.store.database import connect_args  # noqa: PLC0415
     from service.store.migrate import upgrade_to_head  # noqa: PLC0415
+    from service.tools.common import guarded, load_settings  # noqa: PLC0415
 
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        return _fail("DATABASE_URL is not set", EXIT_USAGE)
-    upgrade_to_head(url)
-    print("migrations applied: database at head")
-    return EXIT_OK
+    def migrate() -> int:
+        # The Alice key is not needed to migrate; DATABASE_SSLMODE applies as in the service.
+        settings = load_settings(need_alice=False)
+        tls = {k: v for k, v in connect_args(settings).items() if k == "ssl"}
+        upgrade_to_head(settings.database_url.get_secret_value(), connect_args=tls)
+        print("migrations applied: database at head")
+        return EXIT_OK
+
+    return guarded(migrate)()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -27,9 +28,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade_to_head(url: str) -> None:
+def upgrade_to_head(url: str, *, connect_args: dict[str, Any] | None = None) -> None:
     """Apply every migration not yet applied (blocking: call it off the event loop)."""
-    command.upgrade(alembic_config(url), "head")
+    config = alembic_config(url)
+    config.attributes["connect_args"] = connect_args or {}
+    command.upgrade(config, "head")
 
 
 def head_revision() -> str | None:
