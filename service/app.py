@@ -113,6 +113,7 @@ def build_service(
         poll_interval_s=settings.relay_poll_interval_s,
         metrics=metrics,
         tracer=tracer(tracing),
+        inbox_retention_days=settings.inbox_retention_days,
     )
     batcher = WriteBatcher(
         ingest=ingest,

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(default=20.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(default=1.0, gt=0)
+    inbox_retention_days: int = Field(default=30, ge=1)
 
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP

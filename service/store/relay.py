@@ -28,7 +28,18 @@ from service.store.database import Database
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK_KEY = 0x41_4C_49_43  # "ALIC": one relay at a time across replicas
-RETENTION_SQL = "DELETE FROM outbox WHERE sent_at < now() - interval '1 day'"
+# Retention runs in bounded batches, so that a large backlog of old rows never makes one long
+# transaction: sent outbox rows after a day, inbox rows after INBOX_RETENTION_DAYS (longer
+# than any redelivery: Kafka's retention is 7 days by default).
+RETENTION_BATCH = 10_000
+OUTBOX_RETENTION_SQL = (
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+    " WHERE sent_at < now() - interval '1 day' LIMIT :n)"
+)
+INBOX_RETENTION_SQL = (
+    "DELETE FROM inbox WHERE message_id IN (SELECT message_id FROM inbox"
+    " WHERE processed_at < now() - make_interval(days => :days) LIMIT :n)"
+)
 
 
 class RecordPublisher(Protocol):
@@ -57,7 +68,12 @@ class OutboxRelay:
         poll_interval_s: float,
         metrics: Metrics,
         tracer: trace.Tracer | None = None,
+        inbox_retention_days: int = 30,
+        retention_interval_s: float = 3600.0,
     ) -> None:
+        self._inbox_retention_days = inbox_retention_days
+        self._retention_interval_s = retention_interval_s
+        self._last_retention = time.monotonic()
         self._tracer = tracer or trace.NoOpTracer()
         self._database = database
         self._publisher = publisher
@@ -142,10 +158,28 @@ class OutboxRelay:
                     text("SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL")
                 )
             ).one()
-            await connection.execute(text(RETENTION_SQL))
         self._metrics.outbox_backlog.set(backlog)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         self._metrics.outbox_oldest_age.set(max(0.0, age))
+        if now - self._last_retention >= self._retention_interval_s:
+            self._last_retention = now
+            await self.apply_retention()
+
+    async def apply_retention(self) -> int:
+        """Delete sent outbox rows older than a day and inbox rows past their retention."""
+        deleted = 0
+        for sql, params in (
+            (OUTBOX_RETENTION_SQL, {"n": RETENTION_BATCH}),
+            (INBOX_RETENTION_SQL, {"n": RETENTION_BATCH, "days": self._inbox_retention_days}),
+        ):
+            while True:
+                async with self._database.transaction() as connection:
+                    result = await connection.execute(text(sql), params)
+                count = int(getattr(result, "rowcount", 0) or 0)
+                deleted += count
+                if count < RETENTION_BATCH:
+                    break
+        return deleted
 
     async def stop(self, *, flush_timeout_s: float) -> None:
         """Publish what is queued (bounded), then stop the loop."""

@@ -109,6 +109,7 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
+    sa.Index("ix_outbox_sent_at", "sent_at", postgresql_where=sa.text("sent_at IS NOT NULL")),
 )
 
 quarantine = sa.Table(
