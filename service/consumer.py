@@ -126,7 +126,16 @@ class Consumer:
                 unique = f"invalid:{record.topic}:{record.partition}:{record.offset}"
                 works.append(Work(record, unique, Intake(None, error)))
         known = await self._known([w.payload.event.message_id for w in works if w.payload.event])
+        # A rebalance may have revoked a partition while this batch waited: its records are
+        # the new owner's now (never taken here, never committed here).
+        assigned = (
+            {(tp.topic, tp.partition) for tp in self._kafka.assignment()}
+            if self._kafka is not None
+            else None
+        )
         for work in works:
+            if assigned is not None and (work.record.topic, work.record.partition) not in assigned:
+                continue
             intake: Intake = work.payload
             if intake.event is not None and intake.event.message_id in known:
                 work.payload = Intake(intake.event, None, duplicate=True)

@@ -32,6 +32,8 @@ RELAY_LOCK_KEY = 0x41_4C_49_43  # "ALIC": one relay at a time across replicas
 # transaction: sent outbox rows after a day, inbox rows after INBOX_RETENTION_DAYS (longer
 # than any redelivery: Kafka's retention is 7 days by default).
 RETENTION_BATCH = 10_000
+PUBLISH_TIMEOUT_S = 5.0  # one topic's round; a failing topic delays the others at most this long
+TOPIC_BACKOFF_S = 60.0  # how long a failing topic is set aside
 OUTBOX_RETENTION_SQL = (
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
     " WHERE sent_at < now() - interval '1 day' LIMIT :n)"
@@ -74,6 +76,7 @@ class OutboxRelay:
         self._inbox_retention_days = inbox_retention_days
         self._retention_interval_s = retention_interval_s
         self._last_retention = time.monotonic()
+        self._topic_backoff: dict[str, float] = {}
         self._tracer = tracer or trace.NoOpTracer()
         self._database = database
         self._publisher = publisher
@@ -108,7 +111,14 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll_interval_s)
 
     async def publish_pending(self) -> int:
-        """Publish one round of unsent rows (oldest first); return how many were sent."""
+        """Publish one round of unsent rows (oldest first); return how many were sent.
+
+        Topics are published independently: order matters within a topic (a user's derived
+        events), not across topics, so a topic that fails (missing, unauthorised) is set aside
+        for a while and never holds up the others.
+        """
+        now = time.monotonic()
+        blocked = [t for t, until in self._topic_backoff.items() if until > now]
         async with self._database.transaction() as connection:
             locked = await connection.scalar(
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
@@ -119,33 +129,61 @@ class OutboxRelay:
                 await connection.execute(
                     text(
                         "SELECT id, topic, key, headers, payload, event_type FROM outbox"
-                        " WHERE sent_at IS NULL ORDER BY id LIMIT :n"
+                        " WHERE sent_at IS NULL AND topic <> ALL(CAST(:blocked AS text[]))"
+                        " ORDER BY id LIMIT :n"
                     ),
-                    {"n": self._batch_size},
+                    {"n": self._batch_size, "blocked": blocked},
                 )
             ).all()
             if not rows:
                 return 0
+            by_topic: dict[str, list[Any]] = {}
+            for row in rows:
+                by_topic.setdefault(row.topic, []).append(row)
             with self._tracer.start_as_current_span("outbox publish") as span:
                 span.set_attribute("messaging.batch.message_count", len(rows))
-                acks = [
-                    await self._publisher.send(
-                        row.topic,
-                        value=row.payload,
-                        key=row.key,
-                        headers=headers_from_json(row.headers),
+                outcomes = await asyncio.gather(
+                    *(self._publish_topic(topic_rows) for topic_rows in by_topic.values()),
+                    return_exceptions=True,
+                )
+            sent = []
+            for (topic, topic_rows), outcome in zip(by_topic.items(), outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    self._topic_backoff[topic] = time.monotonic() + TOPIC_BACKOFF_S
+                    log.warning(
+                        "outbox topic failing; set aside",
+                        topic=topic,
+                        error=type(outcome).__name__,
+                        retry_in_s=TOPIC_BACKOFF_S,
                     )
-                    for row in rows
-                ]
-                await asyncio.gather(*acks)
-            await connection.execute(
-                text("UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"),
-                {"ids": [row.id for row in rows]},
-            )
-        for row in rows:
+                    continue
+                self._topic_backoff.pop(topic, None)
+                sent.extend(topic_rows)
+            if sent:
+                await connection.execute(
+                    text(
+                        "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
+                    ),
+                    {"ids": [row.id for row in sent]},
+                )
+        for row in sent:
             kind = "dead_letter" if row.event_type == "dead_letter" else "derived"
             self._metrics.published.labels(kind).inc()
-        return len(rows)
+        return len(sent)
+
+    async def _publish_topic(self, rows: list[Any]) -> None:
+        """Send one topic's rows in order and wait for every acknowledgement (bounded)."""
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            acks = [
+                await self._publisher.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.key,
+                    headers=headers_from_json(row.headers),
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

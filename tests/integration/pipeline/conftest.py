@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -46,12 +47,18 @@ class Topics:
 
 
 @pytest.fixture
-async def topics(new_topic: TopicFactory) -> Topics:
-    """Fresh input (2 partitions), output and dead-letter topics."""
-    return Topics(
+async def topics(new_topic: TopicFactory, pg: asyncpg.Connection) -> AsyncIterator[Topics]:
+    """Fresh input (2 partitions), output and dead-letter topics; afterwards, outbox rows still
+    queued for them are dropped (the topics are deleted, and the database is shared)."""
+    fresh = Topics(
         input=await new_topic("in", partitions=2),
         output=await new_topic("out"),
         dlq=await new_topic("dlq"),
+    )
+    yield fresh
+    await pg.execute(
+        "DELETE FROM outbox WHERE sent_at IS NULL AND topic = ANY($1::text[])",
+        [fresh.output, fresh.dlq],
     )
 
 
