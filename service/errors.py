@@ -15,6 +15,7 @@ consumer maps the two branches to what happens to a message:
         ├── InvalidUserId              a user id that is not a UUID (never put into a URL)
         ├── InvalidReport              the report failed validation (names the field)
         ├── StorageRejected            PostgreSQL refused this message's data (never retried)
+        ├── InternalError              a bug met while processing one message
         ├── AliceRejected              400/403/405/422: the request will never succeed as sent
         │   └── AliceUserNotFound      404: Alice does not know the user
         └── AliceResponseTooLarge      the body exceeds the configured cap
@@ -120,3 +121,9 @@ class StorageRejected(PermanentError):
     """PostgreSQL refused this one message's data (a constraint or a value it cannot store)."""
 
     code = "storage_rejected"
+
+
+class InternalError(PermanentError):
+    """A bug met while processing a message: dead-lettered so that nothing is lost."""
+
+    code = "internal_error"

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest, Thresholds, derive_events
-from service.errors import IngestorError, InvalidReport, StorageRejected
+from service.errors import IngestorError, InternalError, InvalidReport, StorageRejected
 from service.messages import (
     cloudevent_headers,
     dead_letter_headers,
@@ -29,6 +30,8 @@ from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
 from service.store.repository import EventRow, MessageRef, OutboxRow, SnapshotRow, UserUpdate
+
+log = structlog.get_logger(__name__)
 
 STORED: Final = "stored"
 UNCHANGED: Final = "unchanged"
@@ -109,6 +112,11 @@ class Ingest:
                 return [rejected]
         except IngestorError as error:
             return [error] * len(items)
+        except Exception as exc:
+            # A bug met with one message's data must not fail its batch-mates: one by one.
+            if len(items) == 1:
+                log.exception("recording a message failed", error_type=type(exc).__name__)
+                return [InternalError(f"unexpected {type(exc).__name__} while recording")]
         outcomes: list[Recorded | IngestorError] = []
         for item in items:
             outcomes.extend(await self.record([item]))

@@ -45,6 +45,7 @@ class OnboardingCompleted(BaseModel):
         default=None,
         min_length=1,
         max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="The producer's id of this event; redeliveries with the same id are skipped.",
     )
     occurred_at: AwareDatetime | None = Field(
@@ -107,6 +108,8 @@ def parse_input(
         event_id = ce_id.decode("utf-8", "replace")
         if len(event_id) > 200:
             raise InvalidInputEvent("ce_id header: longer than 200 characters")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in event_id):
+            raise InvalidInputEvent("ce_id header: contains control characters")
     try:
         event = OnboardingCompleted.model_validate(document)
     except ValidationError as exc:
@@ -248,7 +251,11 @@ def dead_letter_headers(
 
 def headers_to_json(headers: Iterable[tuple[str, bytes]]) -> list[list[str]]:
     """Headers as JSON-storable pairs (values decoded as UTF-8, replacing bad bytes)."""
-    return [[k, v.decode("utf-8", "replace")] for k, v in headers]
+    # PostgreSQL's JSONB cannot hold U+0000: such bytes become U+FFFD like invalid UTF-8.
+    return [
+        [k.replace("\x00", "\ufffd"), v.decode("utf-8", "replace").replace("\x00", "\ufffd")]
+        for k, v in headers
+    ]
 
 
 def headers_from_json(pairs: Iterable[Sequence[str]] | None) -> list[tuple[str, bytes]]:

@@ -20,7 +20,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -31,8 +31,10 @@ from service.alice import ReportSource
 from service.batcher import WriteBatcher
 from service.errors import (
     IngestorError,
+    InternalError,
     InvalidReport,
     PermanentError,
+    StorageRejected,
     StorageUnavailable,
     TransientError,
 )
@@ -53,12 +55,6 @@ from service.store.repository import MessageRef
 from service.tracing import trace_headers
 
 log = structlog.get_logger(__name__)
-
-
-class InternalError(PermanentError):
-    """A bug met while processing a message: dead-lettered so that nothing is lost."""
-
-    code = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +319,14 @@ class Processor:
                 failures += 1
                 self._metrics.transient_failures.labels(unavailable.code).inc()
                 await asyncio.sleep(self._retry.delay(failures))
+                continue
+            except StorageRejected:
+                if not letter.headers:
+                    raise  # nothing left to simplify: the scheduler logs it loudly
+                # Something in the original headers cannot be stored: keep the key and value,
+                # drop the headers (the dlq_* ones are rebuilt).
+                log.warning("dead letter refused; retrying without the original headers")
+                letter = replace(letter, headers=())
                 continue
             if outcome.outcome == DEAD_LETTERED:
                 self._on_committed()

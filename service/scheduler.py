@@ -16,6 +16,10 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class InboundRecord:
@@ -115,10 +119,22 @@ class KeyedScheduler:
                     # Give waiting keys a turn: a busy key must not starve the others.
                     self._waiting_keys.append(key)
                     return
+        except Exception:
+            # The handler must not raise; if it does, the message is abandoned (never reported
+            # finished, so never committed) and said loudly, and the key's later work goes on.
+            log.exception("message handler failed", key_queue=len(self._queues.get(key) or ()))
         finally:
             if self._current.pop(key, None) is not None:
                 self._finished(1)  # abandoned (cancelled): not reported, so never committed
             self._running.pop(key, None)
+            queue = self._queues.get(key)
+            if queue:
+                # Work left for this key and no worker (cancelled, or a handler failure): back
+                # in line, or it would wait for ever.
+                if key not in self._waiting_keys:
+                    self._waiting_keys.append(key)
+            elif queue is not None:
+                del self._queues[key]
             self._dispatch()
 
     def _finished(self, count: int) -> None:

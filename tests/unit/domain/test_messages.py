@@ -28,6 +28,7 @@ from service.messages import (
     dead_letter_headers,
     derived_event_id,
     encode_data,
+    headers_to_json,
     parse_input,
 )
 
@@ -277,3 +278,30 @@ def test_dead_letter_headers_truncate_the_reason() -> None:
     """A long reason is cut to the maximum length so a header never carries a whole payload."""
     headers = dict(_dead_letter([], reason="x" * (MAX_REASON_CHARS * 3)))
     assert headers[DLQ_REASON] == b"x" * MAX_REASON_CHARS
+
+
+def test_event_ids_with_control_characters_are_refused() -> None:
+    """An event id or ce_id with a NUL or other control character is invalid input."""
+    user = "7b0c3a86-38b7-4c0f-9bd4-5d6a2f1c9e71"
+    with pytest.raises(InvalidInputEvent, match="event_id"):
+        parse_input(
+            json.dumps({"user_id": user, "event_id": "a\u0000b"}).encode(),
+            [],
+            topic="t",
+            partition=0,
+            offset=0,
+        )
+    with pytest.raises(InvalidInputEvent, match="ce_id"):
+        parse_input(
+            json.dumps({"user_id": user}).encode(),
+            [("ce_id", b"a\x00b")],
+            topic="t",
+            partition=0,
+            offset=0,
+        )
+
+
+def test_header_values_are_storable_as_jsonb() -> None:
+    """Header bytes PostgreSQL's JSONB cannot hold (NUL, invalid UTF-8) become U+FFFD."""
+    stored = headers_to_json([("x", b"a\x00b"), ("y", b"\xff")])
+    assert stored == [["x", "a\ufffdb"], ["y", "\ufffd"]]

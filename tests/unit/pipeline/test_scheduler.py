@@ -103,3 +103,42 @@ async def test_closed_scheduler_refuses_work() -> None:
     scheduler.close()
     assert scheduler.submit(_work("a", 0)) is False
     assert scheduler.accepted == 0
+
+
+async def test_a_key_whose_worker_was_cancelled_still_runs_later_work() -> None:
+    """After its running message is abandoned (revocation), a key's later work is processed."""
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    async def handler(work: Work) -> None:
+        if work.record.offset == 0:
+            await gate.wait()  # blocks until cancelled
+        seen.append(work.record.offset)
+
+    scheduler = KeyedScheduler(handler=handler, max_in_flight=4, on_finished=lambda w: None)
+    scheduler.submit(_work("a", 0, partition=0))
+    scheduler.submit(_work("a", 1, partition=0))
+    await asyncio.sleep(0)
+    await scheduler.cancel({("t", 0)})
+    scheduler.submit(_work("a", 2, partition=0))  # redelivered after the partition came back
+    await asyncio.wait_for(scheduler.wait_idle(), 5)
+    assert seen == [2]
+    assert scheduler.accepted == 0
+
+
+async def test_a_failing_handler_does_not_strand_the_keys_later_work() -> None:
+    """A handler that raises abandons that message (never finished) but not the ones after it."""
+    finished: list[int] = []
+
+    async def handler(work: Work) -> None:
+        if work.record.offset == 0:
+            raise RuntimeError("bug")
+
+    scheduler = KeyedScheduler(
+        handler=handler, max_in_flight=2, on_finished=lambda w: finished.append(w.record.offset)
+    )
+    scheduler.submit(_work("a", 0))
+    scheduler.submit(_work("a", 1))
+    await asyncio.wait_for(scheduler.wait_idle(), 5)
+    assert finished == [1]
+    assert scheduler.accepted == 0
