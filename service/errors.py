@@ -127,3 +127,18 @@ class InternalError(PermanentError):
     """A bug met while processing a message: dead-lettered so that nothing is lost."""
 
     code = "internal_error"
+
+
+def error_location(error: BaseException) -> str:
+    """Where an unexpected error was raised (`module.py:line`), for logs.
+
+    Unexpected errors are logged by type and place only, never with their message or
+    traceback text: those may quote the data being handled (a report's names or numbers).
+    """
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "unknown"
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name}"

@@ -19,7 +19,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest, Thresholds, derive_events
-from service.errors import IngestorError, InternalError, InvalidReport, StorageRejected
+from service.errors import (
+    IngestorError,
+    InternalError,
+    InvalidReport,
+    StorageRejected,
+    error_location,
+)
 from service.messages import (
     cloudevent_headers,
     dead_letter_headers,
@@ -115,7 +121,11 @@ class Ingest:
         except Exception as exc:
             # A bug met with one message's data must not fail its batch-mates: one by one.
             if len(items) == 1:
-                log.exception("recording a message failed", error_type=type(exc).__name__)
+                log.error(
+                    "recording a message failed",
+                    error_type=type(exc).__name__,
+                    where=error_location(exc),
+                )
                 return [InternalError(f"unexpected {type(exc).__name__} while recording")]
         outcomes: list[Recorded | IngestorError] = []
         for item in items:
@@ -251,9 +261,11 @@ class Ingest:
                 attempts=letter.attempts,
                 failed_at=datetime.now(UTC),
             )
-            await repo.insert_outbox(
+            await repo.write_changes(
                 connection,
-                [
+                snapshots=[],
+                events=[],
+                outbox=[
                     OutboxRow(
                         event_id=derived_event_id("dlq", ref.topic, ref.message_id),
                         topic=self._dlq_topic,
@@ -264,8 +276,9 @@ class Ingest:
                         user_id=_uuid_or_none(letter.user_id),
                     )
                 ],
+                users=[],
+                outcomes=[(ref.message_id, DEAD_LETTERED)],
             )
-            await repo.set_outcomes(connection, [(ref.message_id, DEAD_LETTERED, None)])
         return Recorded(DEAD_LETTERED)
 
 

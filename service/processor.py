@@ -37,6 +37,7 @@ from service.errors import (
     StorageRejected,
     StorageUnavailable,
     TransientError,
+    error_location,
 )
 from service.ingest import (
     DEAD_LETTERED,
@@ -275,7 +276,9 @@ class Processor:
             except PermanentError as error:
                 return await self._dead_letter(work, event.user_id, error, attempts), attempts
             except Exception as exc:
-                log.exception("unexpected error", error_type=type(exc).__name__)
+                log.error(
+                    "unexpected error", error_type=type(exc).__name__, where=error_location(exc)
+                )
                 internal = InternalError(f"unexpected {type(exc).__name__}")
                 return await self._dead_letter(work, event.user_id, internal, attempts), attempts
 

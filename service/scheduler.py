@@ -18,6 +18,8 @@ from typing import Any
 
 import structlog
 
+from service.errors import error_location
+
 log = structlog.get_logger(__name__)
 
 
@@ -119,10 +121,12 @@ class KeyedScheduler:
                     # Give waiting keys a turn: a busy key must not starve the others.
                     self._waiting_keys.append(key)
                     return
-        except Exception:
+        except Exception as exc:
             # The handler must not raise; if it does, the message is abandoned (never reported
             # finished, so never committed) and said loudly, and the key's later work goes on.
-            log.exception("message handler failed", key_queue=len(self._queues.get(key) or ()))
+            log.error(
+                "message handler failed", error_type=type(exc).__name__, where=error_location(exc)
+            )
         finally:
             if self._current.pop(key, None) is not None:
                 self._finished(1)  # abandoned (cancelled): not reported, so never committed

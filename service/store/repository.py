@@ -242,53 +242,8 @@ async def write_changes(
     return {row[0]: row[1] for row in result}
 
 
-async def insert_outbox(connection: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
-    """Queue records for the relay, in order; a record already queued is not queued twice."""
-    if not rows:
-        return
-    await connection.execute(
-        text(
-            "INSERT INTO outbox (event_id, topic, key, headers, payload, event_type, user_id)"
-            " SELECT e, t, k, CAST(h AS jsonb), p, y, u FROM unnest(CAST(:e AS uuid[]),"
-            " CAST(:t AS text[]), CAST(:k AS bytea[]), CAST(:h AS text[]),"
-            " CAST(:p AS bytea[]), CAST(:y AS text[]), CAST(:u AS uuid[]))"
-            " WITH ORDINALITY AS x(e, t, k, h, p, y, u, n) ORDER BY n"
-            " ON CONFLICT (event_id) DO NOTHING"
-        ),
-        {
-            "e": [r.event_id for r in rows],
-            "t": [r.topic for r in rows],
-            "k": [r.key for r in rows],
-            "h": [_headers_json(r.headers) for r in rows],
-            "p": [r.payload for r in rows],
-            "y": [r.event_type for r in rows],
-            "u": [r.user_id for r in rows],
-        },
-    )
-
-
 def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
     return json.dumps(headers_to_json(headers))
-
-
-async def set_outcomes(
-    connection: AsyncConnection, outcomes: Sequence[tuple[str, str, int | None]]
-) -> None:
-    """Record each claimed message's outcome (and its snapshot, when one was stored)."""
-    if not outcomes:
-        return
-    await connection.execute(
-        text(
-            "UPDATE inbox SET outcome = x.o, snapshot_id = x.s"
-            " FROM unnest(CAST(:m AS text[]), CAST(:o AS text[]), CAST(:s AS bigint[]))"
-            " AS x(m, o, s) WHERE inbox.message_id = x.m"
-        ),
-        {
-            "m": [o[0] for o in outcomes],
-            "o": [o[1] for o in outcomes],
-            "s": [o[2] for o in outcomes],
-        },
-    )
 
 
 async def release_messages(connection: AsyncConnection, message_ids: Sequence[str]) -> None:
