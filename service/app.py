@@ -144,6 +144,8 @@ def build_service(
         max_in_flight=settings.max_in_flight,
         # Late-bound: the consumer is built next and needs the scheduler.
         on_finished=lambda work: consumer_box[0].finished(work),  # noqa: PLW0108
+        on_abandoned=lambda work: consumer_box[0].abandoned(work),  # noqa: PLW0108
+        on_handler_failure=metrics.intake_faults.labels("handler_error").inc,
     )
     consumer = Consumer(
         ingest=ingest,
@@ -177,6 +179,7 @@ def build_service(
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         listener=consumer.listener(),
+        parser=consumer.raw_batch_parser,
         decoder=_no_decoding,
         title="onboarding-completed",
         description="Onboarding-completed events: fetch the user's Alice report and record it.",

@@ -8,6 +8,16 @@ different users concurrently and one user's messages in order. Offsets are commi
 partition, only up to the lowest message not yet finished, and only after the transaction that
 recorded those messages committed. When the in-flight bound is reached, fetching is paused
 (not blocked: the poll loop keeps running, so the group membership holds).
+
+The rule it keeps: every record fetched is either processed or dead-lettered; no exception of
+any type, in any layer, lets the commit move past a record that was not. So it owns the raw
+records: FastStream hands them over through `raw_batch_parser`, which decodes nothing and
+cannot raise (FastStream's own batch parser decodes every header as UTF-8 and would drop the
+whole batch for one binary header); each record is decoded by `parse_input`, which turns any
+failure into a dead-letter reason; and the per-partition `PartitionOffsets` commits only
+contiguously over records it saw finish, fetching a gap again rather than passing it. A batch
+fetched before a rebalance (its assignment generation is gone) is dropped: the new
+assignment fetches it again from the committed offset.
 """
 
 from __future__ import annotations
@@ -22,18 +32,41 @@ import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from faststream.kafka import KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER
 
-from service.errors import IngestorError
+from service.errors import IngestorError, error_location
 from service.ingest import Ingest
 from service.messages import parse_input
 from service.metrics import Metrics
-from service.offsets import PartitionOffsets
+from service.offsets import Accept, PartitionOffsets
 from service.processor import Intake
 from service.scheduler import InboundRecord, KeyedScheduler, Work
 
 log = structlog.get_logger(__name__)
 
 TP = tuple[str, int]
+
+
+class FetchedBatch(tuple[Any, ...]):
+    """The records of one poll, as aiokafka returned them, stamped with the assignment
+    generation they were fetched under."""
+
+    generation: int = -1
+
+
+def inbound_record(raw: Any) -> InboundRecord:
+    """An aiokafka ConsumerRecord as the pipeline sees it: bytes kept as bytes, nulls as None."""
+    timestamp = getattr(raw, "timestamp", None)
+    return InboundRecord(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value,
+        headers=tuple((str(k), None if v is None else bytes(v)) for k, v in (raw.headers or ())),
+        timestamp=timestamp if isinstance(timestamp, int) else None,
+    )
 
 
 class Progress:
@@ -79,6 +112,9 @@ class Consumer:
         self._paused = False
         self._commit_task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Bumped at every revocation and assignment: a batch fetched under an older
+        # generation belongs to an assignment that is gone.
+        self._generation = 0
 
     # --- wiring ------------------------------------------------------------------------------
     def attach(self, kafka_consumer: Any) -> None:
@@ -97,21 +133,99 @@ class Consumer:
         return self.scheduler.accepted
 
     # --- intake ------------------------------------------------------------------------------
+    async def raw_batch_parser(self, records: Sequence[Any]) -> KafkaMessage:
+        """FastStream's parser for our subscriber: keep the raw records, decode nothing.
+
+        Runs right after the poll, so the batch is stamped with the generation it was fetched
+        under. Cannot raise: no header is decoded, no value is read.
+        """
+        batch = FetchedBatch(records)
+        batch.generation = self._generation
+        return KafkaMessage(
+            batch,
+            body=[r.value or b"" for r in batch],
+            message_id=f"batch-{self._generation}",
+            correlation_id="",
+            consumer=FAKE_CONSUMER,
+        )
+
     async def on_batch(self, records: Sequence[Any]) -> None:
-        """Decode a batch of aiokafka ConsumerRecords and schedule them; never blocks long."""
+        """Decode a batch of aiokafka ConsumerRecords and schedule them; never raises."""
         self.progress.polled()
         if self._stopping or not records:
             return
+        generation = getattr(records, "generation", self._generation)
+        taken: set[tuple[TP, int]] = set()
+        try:
+            await self._take(records, generation, taken)
+        except Exception as exc:
+            # A bug while taking the batch: nothing of it may be committed unseen. The records
+            # not taken are fetched again (the tracker never passes them in any case).
+            self._metrics.intake_faults.labels("intake_error").inc()
+            log.error(
+                "taking a batch failed; fetching it again",
+                error_type=type(exc).__name__,
+                where=error_location(exc),
+            )
+            self._rewind(records, taken)
+
+    async def _take(
+        self, records: Sequence[Any], generation: int, taken: set[tuple[TP, int]]
+    ) -> None:
+        works = self._decode(records)
+        known = await self._known([w.payload.event.message_id for w in works if w.payload.event])
+        new_trackers: dict[TP, PartitionOffsets] = {}
+        for tp in {(w.record.topic, w.record.partition) for w in works} - self._offsets.keys():
+            new_trackers[tp] = PartitionOffsets(await self._committed_position(tp))
+        if generation != self._generation:
+            # Fetched before a rebalance: the new assignment fetches these again from the
+            # committed offset (aiokafka forgets positions at every assignment).
+            self._metrics.intake_faults.labels("stale_batch").inc()
+            log.info("dropped a batch fetched before a rebalance", records=len(works))
+            return
+        for tp, tracker in new_trackers.items():
+            if tp not in self._offsets:
+                self._offsets[tp] = tracker
+                if tracker.expected is not None:
+                    self._committed[tp] = tracker.expected
+        assigned = self._assigned()
+        refetching: set[TP] = set()
+        for work in works:
+            tp = (work.record.topic, work.record.partition)
+            if tp in refetching or (assigned is not None and tp not in assigned):
+                continue
+            offsets = self._offsets[tp]
+            verdict = offsets.accept(work.record.offset)
+            if verdict is Accept.SEEN:
+                taken.add((tp, work.record.offset))
+                continue
+            if verdict is Accept.GAP:
+                refetching.add(tp)
+                self._metrics.intake_faults.labels("gap_refetch").inc()
+                log.warning(
+                    "offsets never seen below a fetched record; fetching them again",
+                    topic=tp[0],
+                    partition=tp[1],
+                    expected=offsets.expected,
+                    fetched=work.record.offset,
+                )
+                self._seek(tp, offsets.expected)
+                continue
+            intake: Intake = work.payload
+            if intake.event is not None and intake.event.message_id in known:
+                work.payload = Intake(intake.event, None, duplicate=True)
+            taken.add((tp, work.record.offset))
+            self.scheduler.submit(work)
+        self._metrics.in_flight.set(self.scheduler.accepted)
+        if not self.scheduler.has_capacity():
+            self._pause()
+
+    @staticmethod
+    def _decode(records: Sequence[Any]) -> list[Work]:
+        """Each record as work: its event, or the reason it is invalid (never raises for it)."""
         works: list[Work] = []
         for raw in records:
-            record = InboundRecord(
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                key=raw.key,
-                value=raw.value,
-                headers=tuple((k, v or b"") for k, v in (raw.headers or ())),
-            )
+            record = inbound_record(raw)
             try:
                 event = parse_input(
                     record.value,
@@ -119,32 +233,51 @@ class Consumer:
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
+                    timestamp=record.timestamp,
                 )
                 works.append(Work(record, event.user_id, Intake(event, None)))
             except IngestorError as error:
                 # Nothing to order it by: a key of its own, processed (dead-lettered) at once.
                 unique = f"invalid:{record.topic}:{record.partition}:{record.offset}"
                 works.append(Work(record, unique, Intake(None, error)))
-        known = await self._known([w.payload.event.message_id for w in works if w.payload.event])
-        # A rebalance may have revoked a partition while this batch waited: its records are
-        # the new owner's now (never taken here, never committed here).
-        assigned = (
-            {(tp.topic, tp.partition) for tp in self._kafka.assignment()}
-            if self._kafka is not None
-            else None
-        )
-        for work in works:
-            if assigned is not None and (work.record.topic, work.record.partition) not in assigned:
-                continue
-            intake: Intake = work.payload
-            if intake.event is not None and intake.event.message_id in known:
-                work.payload = Intake(intake.event, None, duplicate=True)
-            tp = (work.record.topic, work.record.partition)
-            self._offsets.setdefault(tp, PartitionOffsets()).start(work.record.offset)
-            self.scheduler.submit(work)
-        self._metrics.in_flight.set(self.scheduler.accepted)
-        if not self.scheduler.has_capacity():
-            self._pause()
+        return works
+
+    def _assigned(self) -> set[TP] | None:
+        if self._kafka is None:
+            return None
+        return {(tp.topic, tp.partition) for tp in self._kafka.assignment()}
+
+    async def _committed_position(self, tp: TP) -> int | None:
+        """The partition's committed offset, where a new tracker starts (None: unknown)."""
+        if self._kafka is None:
+            return None
+        try:
+            committed = await self._kafka.committed(TopicPartition(*tp))
+        except Exception as exc:  # unknown: the tracker starts at the first record fetched
+            log.warning("committed offset unknown", error=type(exc).__name__)
+            return None
+        return committed if isinstance(committed, int) and committed >= 0 else None
+
+    def _seek(self, tp: TP, offset: int | None) -> None:
+        if self._kafka is None or offset is None:
+            return
+        try:
+            self._kafka.seek(TopicPartition(*tp), offset)
+        except Exception as exc:  # not assigned any more: the new owner starts from the commit
+            log.warning("seek failed", error=type(exc).__name__)
+
+    def _rewind(self, records: Sequence[Any], taken: set[tuple[TP, int]]) -> None:
+        """Seek each partition of a failed batch back to its first record not taken."""
+        first: dict[TP, int] = {}
+        for raw in records:
+            with contextlib.suppress(Exception):
+                tp = (raw.topic, raw.partition)
+                if (tp, raw.offset) not in taken and tp not in first:
+                    first[tp] = raw.offset
+        for tp, offset in first.items():
+            tracked = self._offsets.get(tp)
+            expected = tracked.expected if tracked is not None else None
+            self._seek(tp, min(offset, expected) if expected is not None else offset)
 
     async def _known(self, message_ids: list[str]) -> set[str]:
         try:
@@ -159,12 +292,20 @@ class Consumer:
         if offsets is not None:
             offsets.finish(work.record.offset)
         self.progress.moved()
+        self._after_release()
+
+    def abandoned(self, work: Work) -> None:
+        """A message was abandoned (cancelled): never committed, but its place is free."""
+        self._after_release()
+
+    def _after_release(self) -> None:
         self._metrics.in_flight.set(self.scheduler.accepted)
         if self._paused and self.scheduler.accepted <= self._max_in_flight // 2:
             self._resume()
 
     def _pause(self) -> None:
-        if self._kafka is not None and not self._paused:
+        """Stop fetching on every partition assigned now (again, if some are new)."""
+        if self._kafka is not None:
             self._kafka.pause(*self._kafka.assignment())
             self._paused = True
 
@@ -222,6 +363,7 @@ class Consumer:
     # --- rebalances and shutdown -------------------------------------------------------------
     async def revoke(self, revoked: Sequence[TP]) -> None:
         """Partitions leave us: finish (bounded) or abandon their work, commit, forget them."""
+        self._generation += 1
         wanted = set(revoked)
         self.scheduler.drop(wanted)
         if not await self.scheduler.drain(wanted, timeout=self._revoke_timeout_s):
@@ -231,7 +373,20 @@ class Consumer:
         for tp in wanted:
             self._offsets.pop(tp, None)
             self._committed.pop(tp, None)
-        self._paused = False
+        self._after_release()
+
+    def assigned(self, partitions: Sequence[TP]) -> None:
+        """A new assignment: aiokafka starts it unpaused, so pause it again if we are full."""
+        self._generation += 1
+        for tp in partitions:
+            self._offsets.pop(tp, None)  # a new tracker starts at the committed offset
+            self._committed.pop(tp, None)
+        if self._kafka is None:
+            return
+        if self.scheduler.has_capacity():
+            self._paused = False
+        else:
+            self._pause()
 
     async def shutdown(self, timeout_s: float) -> None:
         """Stop taking work, finish what runs (bounded), commit what is done."""
@@ -257,6 +412,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._consumer.revoke([(tp.topic, tp.partition) for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._consumer.assigned([(tp.topic, tp.partition) for tp in assigned])
         log.info(
             "partitions assigned", partitions=sorted(f"{t.topic}:{t.partition}" for t in assigned)
         )

@@ -36,7 +36,7 @@ class IngestorError(Exception):
     code: ClassVar[str] = "error"
 
     def __init__(self, reason: str, *, status: int | None = None) -> None:
-        self.reason = reason
+        self.reason = sanitised_reason(reason)
         self.status = status
         super().__init__(f"{reason} (status {status})" if status is not None else reason)
 
@@ -127,6 +127,18 @@ class InternalError(PermanentError):
     """A bug met while processing a message: dead-lettered so that nothing is lost."""
 
     code = "internal_error"
+
+
+MAX_REASON_CHARS = 300
+
+
+def sanitised_reason(reason: str) -> str:
+    """A reason fit for logs, headers and any text column: no control characters (NUL
+    included), no lone surrogates, at most MAX_REASON_CHARS characters."""
+    cleaned = "".join(
+        " " if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F else c for c in reason[:MAX_REASON_CHARS]
+    )
+    return cleaned.encode("utf-8", "replace").decode("utf-8")
 
 
 def error_location(error: BaseException) -> str:

@@ -79,7 +79,7 @@ class DeadLetter:
     ref: MessageRef
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]
     user_id: str | None
     error: IngestorError
     attempts: int

@@ -7,6 +7,7 @@ Pure: standard library and pydantic only.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +33,7 @@ CONTENT_TYPE_JSON: Final = "application/json"
 # Namespace of the deterministic ids: uuid5(namespace, what identifies the change).
 ID_NAMESPACE: Final = uuid.UUID("6b0c3a86-38b7-4c0f-9bd4-5d6a2f1c9e71")
 
-Headers = Sequence[tuple[str, bytes]]
+Headers = Sequence[tuple[str, bytes | None]]
 
 
 class OnboardingCompleted(BaseModel):
@@ -73,7 +74,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def header(headers: Headers, name: str) -> bytes | None:
-    """The last value of a Kafka header, or None."""
+    """The last value of a Kafka header, or None (absent, or a null value)."""
     found = None
     for key, value in headers:
         if key == name:
@@ -81,15 +82,95 @@ def header(headers: Headers, name: str) -> bytes | None:
     return found
 
 
+MAX_ID_CHARS: Final = 200
+
+
+def checked_id(raw: object, what: str) -> str:
+    """An event id or source as the inbox may store it, or InvalidInputEvent saying why not.
+
+    1-200 characters of valid Unicode text with no control characters: the same rule for every
+    id, whether it came in a header, a structured CloudEvent or the JSON body. Bytes must be
+    valid UTF-8 (two different byte strings must never become one id). PostgreSQL can store
+    whatever passes, and a btree index row can hold it.
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputEvent(f"{what}: not valid UTF-8") from None
+    elif isinstance(raw, str):
+        text = raw
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        text = str(raw)
+    else:
+        raise InvalidInputEvent(f"{what}: not a string")
+    if not text:
+        raise InvalidInputEvent(f"{what}: empty")
+    if len(text) > MAX_ID_CHARS:
+        raise InvalidInputEvent(f"{what}: longer than {MAX_ID_CHARS} characters")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+        raise InvalidInputEvent(f"{what}: contains control characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
+        raise InvalidInputEvent(f"{what}: not valid Unicode") from None
+    return text
+
+
+def offset_message_id(topic: str, partition: int, offset: int, timestamp: int | None) -> str:
+    """The inbox id of a message without an event id: where it is, scoped by its timestamp.
+
+    Offsets start again at 0 when a topic is deleted and created again; the record's timestamp
+    (set by the producer or the broker, and the same on every redelivery) tells the new record
+    at an old offset from the old one.
+    """
+    base = f"offset:{topic}:{partition}:{offset}"
+    return f"{base}@{timestamp}" if timestamp is not None and timestamp >= 0 else base
+
+
+def event_message_id(event_id: str, source: str | None) -> str:
+    """The inbox id of a message with an event id: CloudEvents ids are unique per source."""
+    if source is None:
+        return f"event:{event_id}"
+    # Length-prefixed: no choice of source and id can collide with another pair.
+    return f"ce:{len(source)}:{source}:{event_id}"
+
+
 def parse_input(
-    value: bytes | None, headers: Headers, *, topic: str, partition: int, offset: int
+    value: bytes | None,
+    headers: Headers,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: int | None = None,
 ) -> InputEvent:
     """Decode an onboarding-completed message; raise InvalidInputEvent with a clear reason.
 
     Accepts a JSON object (`user_id`, optional `event_id`, `occurred_at`), a CloudEvents
-    binary-mode message (`ce_*` headers, the same JSON as data; `ce_id` is the event id) and a
-    CloudEvents structured-mode message (`specversion`, `id`, `data`).
+    binary-mode message (`ce_*` headers, the same JSON as data; `ce_id` and `ce_source`
+    identify the event) and a CloudEvents structured-mode message (`specversion`, `id`,
+    `source`, `data`). Never raises anything else, whatever the record holds.
     """
+    try:
+        return _parse_input(
+            value, headers, topic=topic, partition=partition, offset=offset, timestamp=timestamp
+        )
+    except InvalidInputEvent:
+        raise
+    except Exception as exc:  # RecursionError of deep nesting, MemoryError, a bug: still invalid
+        raise InvalidInputEvent(f"message could not be decoded ({type(exc).__name__})") from None
+
+
+def _parse_input(
+    value: bytes | None,
+    headers: Headers,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: int | None,
+) -> InputEvent:
     if not value:
         raise InvalidInputEvent("empty message value")
     try:
@@ -100,24 +181,31 @@ def parse_input(
         kind = _JSON_TYPE_NAMES.get(type(document), "value")
         raise InvalidInputEvent(f"message value is a JSON {kind}, not an object")
     event_id: str | None = None
+    source: str | None = None
     if "specversion" in document and isinstance(document.get("data"), dict):
-        event_id = str(document["id"]) if document.get("id") else None
+        if document.get("id") is not None:
+            event_id = checked_id(document["id"], "id")
+        if document.get("source") is not None:
+            source = checked_id(document["source"], "source")
         document = document["data"]
     ce_id = header(headers, "ce_id")
-    if ce_id:
-        event_id = ce_id.decode("utf-8", "replace")
-        if len(event_id) > 200:
-            raise InvalidInputEvent("ce_id header: longer than 200 characters")
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in event_id):
-            raise InvalidInputEvent("ce_id header: contains control characters")
+    if ce_id is not None:
+        event_id = checked_id(ce_id, "ce_id header")
+        ce_source = header(headers, "ce_source")
+        source = checked_id(ce_source, "ce_source header") if ce_source is not None else None
     try:
         event = OnboardingCompleted.model_validate(document)
     except ValidationError as exc:
         raise InvalidInputEvent(_describe(exc)) from None
-    event_id = event_id or event.event_id
+    if event_id is None and event.event_id is not None:
+        event_id = checked_id(event.event_id, "event_id")
     return InputEvent(
         user_id=str(event.user_id),
-        message_id=f"event:{event_id}" if event_id else f"offset:{topic}:{partition}:{offset}",
+        message_id=(
+            event_message_id(event_id, source)
+            if event_id
+            else offset_message_id(topic, partition, offset, timestamp)
+        ),
         occurred_at=event.occurred_at,
     )
 
@@ -225,7 +313,7 @@ MAX_REASON_CHARS: Final = 300
 
 
 def dead_letter_headers(
-    original: Iterable[tuple[str, bytes]],
+    original: Iterable[tuple[str, bytes | None]],
     *,
     error_class: str,
     reason: str,
@@ -234,7 +322,7 @@ def dead_letter_headers(
     offset: int,
     attempts: int,
     failed_at: datetime,
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, bytes | None]]:
     """The original headers (minus earlier dead-letter ones) plus why and where it failed."""
     kept = [(k, v) for k, v in original if k not in DLQ_HEADERS]
     return [
@@ -249,20 +337,46 @@ def dead_letter_headers(
     ]
 
 
-def headers_to_json(headers: Iterable[tuple[str, bytes]]) -> list[list[str]]:
-    """Headers as JSON-storable pairs (values decoded as UTF-8, replacing bad bytes)."""
-    # PostgreSQL's JSONB cannot hold U+0000: such bytes become U+FFFD like invalid UTF-8.
+HeaderJson = list[Any]
+
+
+def _text_or_bytes(value: bytes) -> str | dict[str, str]:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:  # JSONB cannot hold U+0000
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    return text
+
+
+def headers_to_json(headers: Iterable[tuple[str, bytes | None]]) -> list[HeaderJson]:
+    """Headers as JSON-storable pairs that keep every byte: a value is its UTF-8 text when it
+    is valid UTF-8 without NUL, else `{"base64": ...}`; a null value stays null."""
+    pairs: list[HeaderJson] = []
+    for key, value in headers:
+        stored_key = _text_or_bytes(key.encode("utf-8", "surrogatepass"))
+        pairs.append([stored_key, None if value is None else _text_or_bytes(value)])
+    return pairs
+
+
+def _from_stored(value: object) -> bytes:
+    if isinstance(value, dict):
+        return base64.b64decode(str(value.get("base64", "")))
+    return str(value).encode("utf-8")
+
+
+def headers_from_json(pairs: Iterable[Sequence[Any]] | None) -> list[tuple[str, bytes | None]]:
+    """The inverse of headers_to_json (also reads rows written before bytes were kept)."""
     return [
-        [k.replace("\x00", "\ufffd"), v.decode("utf-8", "replace").replace("\x00", "\ufffd")]
-        for k, v in headers
+        (
+            _from_stored(key).decode("utf-8", "surrogatepass"),
+            None if value is None else _from_stored(value),
+        )
+        for key, value in (pairs or [])
     ]
 
 
-def headers_from_json(pairs: Iterable[Sequence[str]] | None) -> list[tuple[str, bytes]]:
-    """The inverse of headers_to_json."""
-    return [(str(k), str(v).encode()) for k, v in (pairs or [])]
-
-
-def dead_letter_info(headers: Mapping[str, bytes]) -> dict[str, str]:
+def dead_letter_info(headers: Mapping[str, bytes | None]) -> dict[str, str]:
     """The dead-letter headers of a message, decoded (for replay filters and tools)."""
-    return {k: headers[k].decode("utf-8", "replace") for k in DLQ_HEADERS if k in headers}
+    return {k: (headers[k] or b"").decode("utf-8", "replace") for k in DLQ_HEADERS if k in headers}

@@ -91,6 +91,14 @@ class Metrics:
             "Age of the oldest outbox record not yet published (0 when none).",
             registry=registry,
         )
+        self.intake_faults = Counter(
+            "ingestor_intake_faults_total",
+            "Records the intake had to fetch again or hold: kind is gap_refetch (offsets never "
+            "seen), stale_batch (fetched before a rebalance), intake_error (a bug while taking "
+            "a batch) or handler_error (a bug while processing; the message is tried again).",
+            ["kind"],
+            registry=registry,
+        )
         self.consumer_lag = Gauge(
             "ingestor_consumer_lag",
             "Records between the committed offset and the end of each input partition.",

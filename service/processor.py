@@ -16,6 +16,7 @@ healthy are not something a retry library expresses.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 from collections import OrderedDict
@@ -34,7 +35,6 @@ from service.errors import (
     InternalError,
     InvalidReport,
     PermanentError,
-    StorageRejected,
     StorageUnavailable,
     TransientError,
     error_location,
@@ -48,7 +48,7 @@ from service.ingest import (
     Recorded,
     content_hash,
 )
-from service.messages import InputEvent
+from service.messages import InputEvent, offset_message_id
 from service.metrics import Metrics
 from service.report import parse_report
 from service.scheduler import Work
@@ -178,7 +178,7 @@ class Processor:
             return
         # One span per message, continuing the producer's trace from the record's headers
         # (FastStream's span covers the whole batch, which has many parents).
-        carrier = {k: v.decode("latin-1") for k, v in work.record.headers}
+        carrier = {k: v.decode("latin-1") for k, v in work.record.headers if v is not None}
         parent = propagate.extract(carrier, context=otel_context.get_current())
         with self._tracer.start_as_current_span(
             f"{work.record.topic} process message", context=parent, kind=trace.SpanKind.CONSUMER
@@ -297,12 +297,13 @@ class Processor:
     async def _dead_letter(
         self, work: Work, user_id: str | None, error: IngestorError, attempts: int
     ) -> Recorded:
+        """Quarantine and dead-letter the message; only an outage of the database waits."""
         record = work.record
         intake: Intake = work.payload
         message_id = (
             intake.event.message_id
             if intake.event is not None
-            else f"offset:{record.topic}:{record.partition}:{record.offset}"
+            else offset_message_id(record.topic, record.partition, record.offset, record.timestamp)
         )
         letter = DeadLetter(
             ref=_ref(work, message_id),
@@ -323,13 +324,15 @@ class Processor:
                 self._metrics.transient_failures.labels(unavailable.code).inc()
                 await asyncio.sleep(self._retry.delay(failures))
                 continue
-            except StorageRejected:
-                if not letter.headers:
-                    raise  # nothing left to simplify: the scheduler logs it loudly
-                # Something in the original headers cannot be stored: keep the key and value,
-                # drop the headers (the dlq_* ones are rebuilt).
-                log.warning("dead letter refused; retrying without the original headers")
-                letter = replace(letter, headers=())
+            except Exception:
+                # Something the message brought cannot be stored (or a bug met it). First
+                # drop the original headers (the dlq_* ones are rebuilt); then keep only
+                # digests of the content: a last resort that cannot fail on what it holds.
+                simpler = _simplified(letter, work)
+                if simpler is None:
+                    raise
+                log.warning("dead letter refused; retrying in a simpler form")
+                letter = simpler
                 continue
             if outcome.outcome == DEAD_LETTERED:
                 self._on_committed()
@@ -344,6 +347,32 @@ class Processor:
                     attempts=attempts,
                 )
             return outcome
+
+
+def _digest(data: bytes | None) -> bytes | None:
+    return None if data is None else b"sha256:" + hashlib.sha256(data).hexdigest().encode()
+
+
+def _simplified(letter: DeadLetter, work: Work) -> DeadLetter | None:
+    """The next simpler form of a dead letter the database refused, or None at the last one.
+
+    1. without the original headers; 2. the key, value and report replaced by SHA-256 digests,
+    the id by the record's position, the user id dropped: only ASCII the service wrote itself
+    (error reasons are sanitised where they are made, see `IngestorError`).
+    """
+    if letter.headers:
+        return replace(letter, headers=())
+    record = work.record
+    last = offset_message_id(record.topic, record.partition, record.offset, record.timestamp)
+    if letter.ref.message_id == last and letter.value == _digest(record.value):
+        return None
+    return replace(
+        letter,
+        ref=_ref(work, last),
+        key=_digest(record.key),
+        value=_digest(record.value),
+        user_id=None,
+    )
 
 
 def _ref(work: Work, message_id: str) -> MessageRef:

@@ -5,6 +5,12 @@ Written here rather than taken from a library: FastStream parallelises only acro
 Messages with the same key run strictly one after another in offset order; different keys run
 concurrently, at most `max_in_flight` at once. Each finished message is reported to
 `on_finished`, which is what lets the consumer commit up to the lowest unfinished offset.
+
+The handler must not raise. If it does anyway (a bug), the message is neither finished nor
+dropped: it is tried again after a growing pause (logged each time), so a bug can hold a key
+up, visibly, but can never let the commit pass a message that was not processed. Work
+abandoned on purpose (cancelled on revocation or shutdown) is reported to `on_abandoned`: it
+is redelivered, never committed.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ class InboundRecord:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int | None = None
 
 
 @dataclass(slots=True)
@@ -46,6 +53,9 @@ class Work:
 
 Handler = Callable[[Work], Awaitable[None]]
 
+HANDLER_RETRY_INITIAL_S = 0.5
+HANDLER_RETRY_MAX_S = 30.0
+
 
 class KeyedScheduler:
     """Runs `handler` for each submitted work item: per-key FIFO, bounded concurrency."""
@@ -56,10 +66,16 @@ class KeyedScheduler:
         handler: Handler,
         max_in_flight: int,
         on_finished: Callable[[Work], None],
+        on_abandoned: Callable[[Work], None] | None = None,
+        on_handler_failure: Callable[[], None] | None = None,
+        retry_initial_s: float = HANDLER_RETRY_INITIAL_S,
     ) -> None:
         self._handler = handler
         self._max = max_in_flight
         self._on_finished = on_finished
+        self._on_abandoned = on_abandoned or (lambda work: None)
+        self._retry_initial_s = retry_initial_s
+        self._on_handler_failure = on_handler_failure or (lambda: None)
         self._queues: dict[str, deque[Work]] = {}
         self._waiting_keys: deque[str] = deque()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -113,7 +129,7 @@ class KeyedScheduler:
                     return
                 work = queue.popleft()
                 self._current[key] = work
-                await self._handler(work)
+                await self._handle(work)
                 del self._current[key]
                 self._finished(1)
                 self._on_finished(work)
@@ -121,15 +137,11 @@ class KeyedScheduler:
                     # Give waiting keys a turn: a busy key must not starve the others.
                     self._waiting_keys.append(key)
                     return
-        except Exception as exc:
-            # The handler must not raise; if it does, the message is abandoned (never reported
-            # finished, so never committed) and said loudly, and the key's later work goes on.
-            log.error(
-                "message handler failed", error_type=type(exc).__name__, where=error_location(exc)
-            )
         finally:
-            if self._current.pop(key, None) is not None:
+            abandoned = self._current.pop(key, None)
+            if abandoned is not None:
                 self._finished(1)  # abandoned (cancelled): not reported, so never committed
+                self._on_abandoned(abandoned)
             self._running.pop(key, None)
             queue = self._queues.get(key)
             if queue:
@@ -140,6 +152,29 @@ class KeyedScheduler:
             elif queue is not None:
                 del self._queues[key]
             self._dispatch()
+
+    async def _handle(self, work: Work) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._handler(work)
+            except Exception as exc:
+                failures += 1
+                self._on_handler_failure()
+                delay = min(HANDLER_RETRY_MAX_S, self._retry_initial_s * 2 ** min(failures - 1, 16))
+                log.error(
+                    "message handler failed; trying the message again",
+                    error_type=type(exc).__name__,
+                    where=error_location(exc),
+                    topic=work.record.topic,
+                    partition=work.record.partition,
+                    offset=work.record.offset,
+                    failures=failures,
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                return
 
     def _finished(self, count: int) -> None:
         self._accepted -= count

@@ -52,7 +52,7 @@ class RecordPublisher(Protocol):
         topic: str,
         value: bytes | None = None,
         key: bytes | None = None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
+        headers: Sequence[tuple[str, bytes | None]] | None = None,
     ) -> Awaitable[Any]:
         """Queue a record; the returned awaitable resolves when the broker acknowledged it."""
         ...

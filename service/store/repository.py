@@ -86,7 +86,7 @@ class OutboxRow:
     event_id: str
     topic: str
     key: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, bytes | None]]
     payload: bytes | None
     event_type: str
     user_id: str | None
@@ -242,7 +242,7 @@ async def write_changes(
     return {row[0]: row[1] for row in result}
 
 
-def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
+def _headers_json(headers: Sequence[tuple[str, bytes | None]]) -> str:
     return json.dumps(headers_to_json(headers))
 
 

@@ -28,6 +28,7 @@ from service.messages import (
     dead_letter_headers,
     derived_event_id,
     encode_data,
+    headers_from_json,
     headers_to_json,
     parse_input,
 )
@@ -70,12 +71,15 @@ def _binary_headers(ce_id: str) -> list[tuple[str, bytes]]:
             id="other-keys-ignored",
         ),
         pytest.param(
-            _json({"user_id": USER_ID}), _binary_headers("ce-1"), "event:ce-1", id="binary-mode"
+            _json({"user_id": USER_ID}),
+            _binary_headers("ce-1"),
+            "ce:12:urn:upstream:ce-1",
+            id="binary-mode",
         ),
         pytest.param(
             _json({"user_id": USER_ID, "event_id": "evt-1"}),
             _binary_headers("ce-1"),
-            "event:ce-1",
+            "ce:12:urn:upstream:ce-1",
             id="binary-mode-ce-id-wins-over-event-id",
         ),
         pytest.param(
@@ -89,13 +93,13 @@ def _binary_headers(ce_id: str) -> list[tuple[str, bytes]]:
                 }
             ),
             [],
-            "event:structured-1",
+            "ce:12:urn:upstream:structured-1",
             id="structured-mode",
         ),
         pytest.param(
             _json({"specversion": "1.0", "id": "structured-1", "data": {"user_id": USER_ID}}),
             _binary_headers("ce-1"),
-            "event:ce-1",
+            "ce:12:urn:upstream:ce-1",
             id="structured-mode-ce-id-header-wins",
         ),
     ],
@@ -301,7 +305,21 @@ def test_event_ids_with_control_characters_are_refused() -> None:
         )
 
 
-def test_header_values_are_storable_as_jsonb() -> None:
-    """Header bytes PostgreSQL's JSONB cannot hold (NUL, invalid UTF-8) become U+FFFD."""
-    stored = headers_to_json([("x", b"a\x00b"), ("y", b"\xff")])
-    assert stored == [["x", "a\ufffdb"], ["y", "\ufffd"]]
+def test_header_values_are_stored_without_losing_a_byte() -> None:
+    """Header values PostgreSQL's JSONB cannot hold as text (NUL, invalid UTF-8) are kept as
+    base64, null stays null, and reading them back gives the very same bytes."""
+    original = [("x", b"a\x00b"), ("y", b"\xff1"), ("z", b"\xfe1"), ("n", None), ("t", b"ok")]
+    stored = headers_to_json(original)
+    assert json.loads(json.dumps(stored)) == stored  # plain JSON
+    assert "\\u0000" not in json.dumps(stored)
+    assert stored[4] == ["t", "ok"]
+    assert stored[3] == ["n", None]
+    assert headers_from_json(stored) == original
+
+
+def test_rows_stored_before_bytes_were_kept_still_read() -> None:
+    """Header JSON written by the previous version (text pairs) reads back as UTF-8 bytes."""
+    assert headers_from_json([["ce_id", "abc"], ["x", "\ufffd"]]) == [
+        ("ce_id", b"abc"),
+        ("x", "\ufffd".encode()),
+    ]

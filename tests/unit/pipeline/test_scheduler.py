@@ -126,19 +126,54 @@ async def test_a_key_whose_worker_was_cancelled_still_runs_later_work() -> None:
     assert scheduler.accepted == 0
 
 
-async def test_a_failing_handler_does_not_strand_the_keys_later_work() -> None:
-    """A handler that raises abandons that message (never finished) but not the ones after it."""
+async def test_a_failing_handler_is_tried_again_and_never_lets_its_message_pass() -> None:
+    """A handler that raises (a bug) is tried again after a pause: the message is finished only
+    once it succeeds, and the key's later work runs after it, in order."""
     finished: list[int] = []
+    calls: list[int] = []
+    failures: list[int] = []
 
     async def handler(work: Work) -> None:
-        if work.record.offset == 0:
+        calls.append(work.record.offset)
+        if work.record.offset == 0 and calls.count(0) < 3:
             raise RuntimeError("bug")
 
     scheduler = KeyedScheduler(
-        handler=handler, max_in_flight=2, on_finished=lambda w: finished.append(w.record.offset)
+        handler=handler,
+        max_in_flight=2,
+        on_finished=lambda w: finished.append(w.record.offset),
+        on_handler_failure=lambda: failures.append(1),
+        retry_initial_s=0.01,
     )
     scheduler.submit(_work("a", 0))
     scheduler.submit(_work("a", 1))
     await asyncio.wait_for(scheduler.wait_idle(), 5)
-    assert finished == [1]
+    assert calls == [0, 0, 0, 1]
+    assert finished == [0, 1]
+    assert len(failures) == 2
+    assert scheduler.accepted == 0
+
+
+async def test_cancelled_work_is_reported_abandoned_not_finished() -> None:
+    """Work cancelled on revocation is reported to on_abandoned (its place is free again),
+    never to on_finished (it must not be committed)."""
+    finished: list[int] = []
+    abandoned: list[int] = []
+    started = asyncio.Event()
+
+    async def handler(work: Work) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    scheduler = KeyedScheduler(
+        handler=handler,
+        max_in_flight=2,
+        on_finished=lambda w: finished.append(w.record.offset),
+        on_abandoned=lambda w: abandoned.append(w.record.offset),
+    )
+    scheduler.submit(_work("a", 4, partition=0))
+    await asyncio.wait_for(started.wait(), 5)
+    assert await scheduler.cancel({("t", 0)}) == 1
+    assert abandoned == [4]
+    assert finished == []
     assert scheduler.accepted == 0
