@@ -27,6 +27,7 @@ from service.derive import Thresholds
 from service.health import health_routes
 from service.ingest import Ingest
 from service.kafka import KafkaPublisher, client_options, faststream_security
+from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import DerivedEventData, OnboardingCompleted
 from service.metrics import Metrics
 from service.processor import Health, Processor, RetryPolicy
@@ -123,6 +124,8 @@ def build_service(
         on_committed=relay.notify,
     )
     progress = Progress()
+    memory = ByteBudget(settings.max_body_bytes_in_flight, on_wait=metrics.body_budget_waits.inc)
+    metrics.body_bytes_reserved.set_function(lambda: memory.used)
     processor = Processor(
         source=alice,
         ingest=ingest,
@@ -137,6 +140,8 @@ def build_service(
         on_attempt=progress.moved,
         on_committed=relay.notify,
         tracer=tracer(tracing),
+        memory=memory,
+        body_reservation=settings.alice_max_response_bytes * BODY_MEMORY_FACTOR,
     )
     consumer_box: list[Consumer] = []
     scheduler = KeyedScheduler(

@@ -91,6 +91,16 @@ class Metrics:
             "Age of the oldest outbox record not yet published (0 when none).",
             registry=registry,
         )
+        self.body_bytes_reserved = Gauge(
+            "ingestor_body_bytes_reserved",
+            "Bytes reserved for report bodies in flight (MAX_BODY_BYTES_IN_FLIGHT bounds it).",
+            registry=registry,
+        )
+        self.body_budget_waits = Counter(
+            "ingestor_body_budget_waits_total",
+            "Fetches that waited for the body byte budget (MAX_BODY_BYTES_IN_FLIGHT).",
+            registry=registry,
+        )
         self.intake_faults = Counter(
             "ingestor_intake_faults_total",
             "Records the intake had to fetch again or hold: kind is gap_refetch (offsets never "

@@ -48,6 +48,7 @@ from service.ingest import (
     Recorded,
     content_hash,
 )
+from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import InputEvent, offset_message_id
 from service.metrics import Metrics
 from service.report import parse_report
@@ -158,7 +159,12 @@ class Processor:
         on_committed: Callable[[], None],
         hash_cache_size: int = 50_000,
         tracer: trace.Tracer | None = None,
+        memory: ByteBudget | None = None,
+        body_reservation: int = 0,
     ) -> None:
+        # Bytes reserved per fetch (the worst case of one body); see service/memory.py.
+        self._memory = memory or ByteBudget(limit=1)
+        self._body_reservation = body_reservation
         self._tracer = tracer or trace.NoOpTracer()
         self._tracing = not isinstance(self._tracer, trace.NoOpTracer)
         self._on_attempt = on_attempt
@@ -225,9 +231,11 @@ class Processor:
             self._on_attempt()
             attempt_started = time.monotonic()
             dependency = "alice"
+            held = await self._memory.hold(self._body_reservation)
             try:
                 with self._tracer.start_as_current_span("alice fetch_report"):
                     body = await self._source.fetch_report(event.user_id)
+                held.shrink_to(len(body) * BODY_MEMORY_FACTOR)
                 self._health.success("alice")
                 digest = content_hash(body)
                 parsed = None
@@ -255,6 +263,7 @@ class Processor:
                 self._last_hashes.remember(event.user_id, digest)
                 return outcome, attempts
             except TransientError as error:
+                held.close()  # nothing is held while backing off
                 self._metrics.transient_failures.labels(error.code).inc()
                 self._health.failure(dependency, event.user_id)
                 if await self._counts(dependency, attempt_started, event.user_id):
@@ -281,6 +290,8 @@ class Processor:
                 )
                 internal = InternalError(f"unexpected {type(exc).__name__}")
                 return await self._dead_letter(work, event.user_id, internal, attempts), attempts
+            finally:
+                held.close()
 
     async def _counts(self, dependency: str, since: float, key: str) -> bool:
         if self._health.succeeded_since(dependency, since):

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.memory import BODY_MEMORY_FACTOR
+
 ALICE_PRODUCTION_URL = "https://apis.alicebiometrics.com/onboarding"
 ALICE_SANDBOX_URL = "https://apis.sandbox.alicebiometrics.com/onboarding"
 
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     alice_api_key: SecretStr
     alice_connect_timeout_s: float = Field(default=3.0, gt=0)
     alice_read_timeout_s: float = Field(default=10.0, gt=0)
-    alice_max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    alice_max_response_bytes: int = Field(default=1024 * 1024, ge=1024)
     alice_max_concurrency: int = Field(default=128, ge=1)
     alice_retry_attempts: int = Field(default=4, ge=1)
     alice_retry_timeout_s: float = Field(default=30.0, gt=0)
@@ -71,6 +73,7 @@ class Settings(BaseSettings):
 
     # --- Pipeline --------------------------------------------------------------------------------
     max_in_flight: int = Field(default=256, ge=1)
+    max_body_bytes_in_flight: int = Field(default=384 * 1024 * 1024, ge=1024 * 1024)
     db_batch_size: int = Field(default=32, ge=1)
     db_writers: int = Field(default=2, ge=1)
     transient_max_attempts: int = Field(default=8, ge=1)
@@ -108,6 +111,16 @@ class Settings(BaseSettings):
         if not url.startswith("postgresql+asyncpg://"):
             raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
         return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _one_body_fits_the_memory_budget(self) -> Settings:
+        worst = self.alice_max_response_bytes * BODY_MEMORY_FACTOR
+        if self.max_body_bytes_in_flight < worst:
+            raise ValueError(
+                f"MAX_BODY_BYTES_IN_FLIGHT must hold one report at the cap: at least "
+                f"{worst} ({BODY_MEMORY_FACTOR} x ALICE_MAX_RESPONSE_BYTES)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> Settings:

@@ -92,7 +92,9 @@ async def test_a_burst_of_malformed_records_is_dead_lettered_one_by_one(
             [],
         ),
         (
-            json.dumps({"specversion": "1.0", "id": "y" * 10_000, "data": {"user_id": user}}).encode(),
+            json.dumps(
+                {"specversion": "1.0", "id": "y" * 10_000, "data": {"user_id": user}}
+            ).encode(),
             [("binary", b"\x00\xff\x80")],
         ),
         (None, [("x-null", None)]),
