@@ -40,18 +40,24 @@ async def test_idempotent_producer_round_trip(
 
 
 async def test_postgres_round_trip_with_migrated_schema(pg: asyncpg.Connection) -> None:
-    """A row written to the migrated outbox table reads back with its generated id and time."""
-    assert await pg.fetchval("SELECT version_num FROM alembic_version") == head_revision()
-    event_id = str(uuid.uuid4())
-    row_id = await pg.fetchval(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload, event_type)"
-        " VALUES ($1, 'stack-test', NULL, '[]', $2, 'test') RETURNING id",
-        event_id,
-        b'{"x": 1}',
-    )
-    row = await pg.fetchrow("SELECT * FROM outbox WHERE id = $1", row_id)
-    assert row is not None
-    assert str(row["event_id"]) == event_id
-    assert row["payload"] == b'{"x": 1}'
-    assert row["sent_at"] is None
-    assert row["created_at"].tzinfo is not None
+    """A row written to the migrated outbox table reads back with its generated id and time
+    (inside a transaction rolled back: no relay of a later test ever sees the row)."""
+    transaction = pg.transaction()
+    await transaction.start()
+    try:
+        assert await pg.fetchval("SELECT version_num FROM alembic_version") == head_revision()
+        event_id = str(uuid.uuid4())
+        row_id = await pg.fetchval(
+            "INSERT INTO outbox (event_id, topic, key, headers, payload, event_type)"
+            " VALUES ($1, 'stack-test', NULL, '[]', $2, 'test') RETURNING id",
+            event_id,
+            b'{"x": 1}',
+        )
+        row = await pg.fetchrow("SELECT * FROM outbox WHERE id = $1", row_id)
+        assert row is not None
+        assert str(row["event_id"]) == event_id
+        assert row["payload"] == b'{"x": 1}'
+        assert row["sent_at"] is None
+        assert row["created_at"].tzinfo is not None
+    finally:
+        await transaction.rollback()

@@ -67,7 +67,8 @@ async def test_no_secret_in_logs_output_or_errors(
     assert len(tokens) >= 4, "the guard must know the issued tokens to prove anything"
     events = {entry["event"] for entry in leak_guard.events}
     assert {"alice.call", "alice.retry", "alice.unavailable", "stamina.retry_scheduled"} <= events
-    assert "HTTP Request" in caplog.text or "alice.call" in events
+    # The stdlib check below proves something only if stdlib logging captured records.
+    assert caplog.records, "no stdlib log record captured: the stdlib check would be vacuous"
 
     for error in errors:
         leak_guard.check(str(error), "an error message")

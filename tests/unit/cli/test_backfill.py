@@ -88,4 +88,6 @@ def test_stdin_is_read_with_dash(
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{user}\n"))
     assert main(["backfill", "--file", "-", "--dry-run", "--run-id", "x"]) == 0
     assert f"user_id={user}" in capsys.readouterr().out
-    assert json.dumps(backfill_event(user, "x", datetime.now(UTC)))  # serialisable as sent
+    sent = json.loads(json.dumps(backfill_event(user, "x", datetime.now(UTC))))
+    assert sent["user_id"] == user
+    assert sent["event_id"] == f"backfill:{user}:x"  # the run id makes a re-run a new event

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from emulator import AliceEmulator
+from service.report import parse_report
 from tests.unit.emulator.conftest import get_report
 
 USERS = [str(uuid.UUID(int=index, version=4)) for index in range(1, 51)]
@@ -140,7 +141,6 @@ async def test_unknown_user_is_404(
 
 def test_reports_parse_with_the_service_model() -> None:
     """Fifty generated reports (various documents and states) pass `service.report.parse_report`."""
-    parse = pytest.importorskip("service.report").parse_report
     emu = AliceEmulator(seed=3)
     for index, user_id in enumerate(USERS):
         if index % 5 == 0:
@@ -148,5 +148,5 @@ def test_reports_parse_with_the_service_model() -> None:
         if index % 7 == 0:
             emu.set_scores(user_id, liveness=None, face_matching=None)
         emu.set_user_state(user_id, ["IN_PROGRESS", "TO_REVIEW", "ACCEPTED", "REJECTED"][index % 4])
-        parsed = parse(emu.report_bytes(user_id))
+        parsed = parse_report(emu.report_bytes(user_id))
         assert str(parsed.report.user_id) == user_id
