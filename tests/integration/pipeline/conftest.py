@@ -238,6 +238,53 @@ async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[i
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 
+async def settled(
+    producer: Producer,
+    emulator: AliceEmulator,
+    reader: TopicReader,
+    count: int,
+    *,
+    timeout: float = 60.0,
+) -> list[Received]:
+    """Wait for `count` records on the output topic, then prove that no more come: publish a
+    sentinel event for a fresh user and wait for its derived events.
+
+    Call it once the subject's messages are recorded (inbox rows, committed offsets): whatever
+    they add is then queued in the outbox before the sentinel's rows, and the relay publishes a
+    topic in outbox order, so a late or repeated record shows up before the sentinel does.
+    Returns the records that are not the sentinel's, and asserts there are exactly `count`.
+    """
+    await reader.wait_for(count, timeout=timeout)
+    sentinel = str(uuid.uuid4())
+    emulator.create_user(sentinel, state="TO_REVIEW")
+    await producer.send({"user_id": sentinel, "event_id": f"sentinel-{sentinel}"})
+    key = sentinel.encode()
+    async with asyncio.timeout(timeout):
+        while not any(
+            r.key == key and r.headers.get("ce_type") == b"onboarding.user.state_changed"
+            for r in reader.records
+        ):
+            await asyncio.sleep(0.05)
+    others = [r for r in reader.records if r.key != key]
+    assert len(others) == count, f"{len(others) - count} unexpected record(s)"
+    return others
+
+
+async def settled_dead_letters(
+    producer: Producer, reader: TopicReader, count: int, *, timeout: float = 60.0
+) -> list[Received]:
+    """`settled` for the dead-letter topic: the sentinel is an invalid record of its own."""
+    await reader.wait_for(count, timeout=timeout)
+    key = f"sentinel-{uuid.uuid4()}".encode()
+    await producer.send(b"sentinel: not JSON", key=key)
+    async with asyncio.timeout(timeout):
+        while not any(r.key == key for r in reader.records):
+            await asyncio.sleep(0.05)
+    others = [r for r in reader.records if r.key != key]
+    assert len(others) == count, f"{len(others) - count} unexpected dead letter(s)"
+    return others
+
+
 async def stays_at(reader: TopicReader, count: int, *, quiet_s: float = 3.0) -> list[Received]:
     """Wait for `count` records, then for `quiet_s` more seconds; fail if any more arrive."""
     await reader.wait_for(count)

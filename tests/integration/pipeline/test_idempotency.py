@@ -17,7 +17,7 @@ from tests.integration.pipeline.conftest import (
     expected_first_events,
     metric,
     running,
-    stays_at,
+    settled,
 )
 
 
@@ -60,7 +60,7 @@ async def test_duplicate_event_and_unchanged_report_store_one_snapshot(
             return await outcome_of(again) == "unchanged"
 
         await eventually(refetched)
-        records = await stays_at(output, first_derived)
+        records = await settled(producer, emulator, output, first_derived)
 
     assert await outcome_of(first) == "stored"
     inbox = await pg.fetch(

@@ -16,7 +16,7 @@ from tests.integration.pipeline.conftest import (
     Topics,
     eventually,
     running,
-    stays_at,
+    settled,
 )
 
 USERS = 30
@@ -59,7 +59,7 @@ async def test_each_users_state_changes_arrive_in_order_once(
         derived = await pg.fetchval(
             "SELECT count(*) FROM outbox WHERE user_id = ANY($1::uuid[])", users
         )
-        records = await stays_at(output, derived, quiet_s=2.0)
+        records = await settled(producer, emulator, output, derived)
 
     ce_ids = [r.headers["ce_id"] for r in records]
     assert len(set(ce_ids)) == len(ce_ids)
