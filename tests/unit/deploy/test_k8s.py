@@ -3,18 +3,14 @@ service's contract (probes, grace period, settings, secrets, KEDA and Prometheus
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, get_args
 
 import kubernetes_validate
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from service.settings import Settings
-from tests.unit.deploy import kustomize
 from tests.unit.deploy.manifests import (
     BASE,
     KUBERNETES_VERSION,
@@ -22,6 +18,10 @@ from tests.unit.deploy.manifests import (
     load_documents,
     setting_env_names,
 )
+from tests.unit.deploy.rendering import Kustomize
+
+# The first test to ask for kustomize may build it (about two minutes on a busy machine).
+pytestmark = pytest.mark.timeout(900)
 
 BUILT_IN_KINDS = frozenset(
     {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget", "Job", "ServiceAccount"}
@@ -48,9 +48,15 @@ def _by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(params=sorted(RENDERINGS), scope="module")
-def rendered(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
-    """The base or the production overlay, rendered, by kind."""
-    return _by_kind(kustomize.render(RENDERINGS[request.param]))
+def rendered(request: pytest.FixtureRequest, kustomize: Kustomize) -> dict[str, dict[str, Any]]:
+    """The base or the production overlay, rendered by kustomize, by kind."""
+    return _by_kind(kustomize.build(RENDERINGS[request.param]))
+
+
+@pytest.fixture(scope="module")
+def production(kustomize: Kustomize) -> dict[str, dict[str, Any]]:
+    """The production overlay, rendered by kustomize, by kind."""
+    return _by_kind(kustomize.build(OVERLAY))
 
 
 def _container(workload: dict[str, Any]) -> dict[str, Any]:
@@ -76,9 +82,11 @@ def _shutdown_timeout_s(config_map: dict[str, Any]) -> float:
 
 
 @pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_file_parses_and_its_built_in_objects_validate(path: Path) -> None:
-    """Each manifest file parses; built-in kinds pass the strict schema (patches merged on base)."""
-    base_objects = {(d["kind"], d["metadata"]["name"]): d for d in kustomize.render(BASE)}
+def test_every_file_parses_and_its_built_in_objects_validate(
+    path: Path, kustomize: Kustomize
+) -> None:
+    """Each manifest file parses; built-in kinds pass the strict schema, and an overlay patch
+    does so as kustomize applies it, alone, onto the base."""
     for document in load_documents(path):
         kind = document["kind"]
         assert kind in BUILT_IN_KINDS or kind in CUSTOM_KINDS, f"unexpected kind {kind}"
@@ -86,9 +94,11 @@ def test_every_file_parses_and_its_built_in_objects_validate(path: Path) -> None
             assert document["apiVersion"] == CUSTOM_KINDS[kind]
             continue
         if path.parent == OVERLAY:
-            # An overlay file is a patch: validate it as merged onto the object it patches.
-            patched = base_objects[(kind, document["metadata"]["name"])]
-            _validate(kustomize.merge(patched, document))
+            patched = {
+                (d["kind"], d["metadata"]["name"]): d
+                for d in kustomize.build_with_patch(BASE, path)
+            }
+            _validate(patched[(kind, document["metadata"]["name"])])
         else:
             _validate(document)
 
@@ -102,36 +112,29 @@ def test_rendered_built_in_objects_validate(rendered: dict[str, dict[str, Any]])
 
 def test_kustomizations_reference_existing_files() -> None:
     """The base lists exactly its files; the overlay's resources and patch files exist."""
-    base = kustomize.load_kustomization(BASE)
+    (base,) = load_documents(BASE / "kustomization.yaml")
     listed = set(base["resources"])
     on_disk = {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk
-    overlay = kustomize.load_kustomization(OVERLAY)
+    (overlay,) = load_documents(OVERLAY / "kustomization.yaml")
     for resource in overlay["resources"]:
         assert (OVERLAY / resource / "kustomization.yaml").is_file()
     patch_files = {patch["path"] for patch in overlay["patches"] if "path" in patch}
     assert patch_files == {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("name", sorted(RENDERINGS))
-def test_kubectl_kustomize_renders_valid_objects(name: str) -> None:
-    """Where kubectl exists, its own kustomize renders both directories into valid objects."""
-    result = subprocess.run(  # noqa: S603 - kubectl on our own manifests
-        ["kubectl", "kustomize", str(RENDERINGS[name])],  # noqa: S607 - found on PATH above
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    ours = kustomize.render(RENDERINGS[name])
-    assert sorted((d["kind"], d["metadata"]["name"]) for d in documents) == sorted(
-        (d["kind"], d["metadata"]["name"]) for d in ours
-    )
-    for document in documents:
-        if document["kind"] in BUILT_IN_KINDS:
-            _validate(document)
+def test_production_spreads_pods_over_zones_and_nodes(
+    production: dict[str, dict[str, Any]],
+) -> None:
+    """kustomize merges the overlay's hostname spread beside the base's zone spread (by key)."""
+    constraints = production["Deployment"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert sorted(c["topologyKey"] for c in constraints) == [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+    ]
+    pod_labels = production["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    for constraint in constraints:
+        assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items()
 
 
 # --- the Deployment and the Job ---------------------------------------------------------------
@@ -235,10 +238,11 @@ def test_migration_job_runs_migrate_with_the_service_image(
     )
 
 
-def test_overlay_names_the_migration_job_per_release() -> None:
+def test_overlay_names_the_migration_job_per_release(
+    production: dict[str, dict[str, Any]], kustomize: Kustomize
+) -> None:
     """The production Job carries a release suffix matching the image tag (Jobs are immutable)."""
-    production = _by_kind(kustomize.render(OVERLAY))
-    base = _by_kind(kustomize.render(BASE))
+    base = _by_kind(kustomize.build(BASE))
     tag = _container(production["Deployment"])["image"].rsplit(":", 1)[1]
     name = production["Job"]["metadata"]["name"]
     assert name == f"{base['Job']['metadata']['name']}-{tag.replace('.', '-')}"
