@@ -300,7 +300,9 @@ async def test_rendered_errors_hold_no_secret() -> None:
 
 async def test_from_settings_owns_the_pool_it_builds() -> None:
     """`from_settings` without a pool builds one and closes it; a given pool stays open."""
-    settings = Settings(alice_api_key=SecretStr(API_KEY), alice_api_url=BASE)
+    settings = Settings(
+        alice_api_key=SecretStr(API_KEY), alice_api_url=BASE, allow_insecure_alice_url=True
+    )
     own = AliceClient.from_settings(settings)
     await own.aclose()
     assert own._http.is_closed
