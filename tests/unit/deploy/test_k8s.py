@@ -15,7 +15,10 @@ from tests.unit.deploy.manifests import (
     BASE,
     KUBERNETES_VERSION,
     OVERLAY,
+    by_kind,
+    container,
     load_documents,
+    secret_env,
     setting_env_names,
 )
 from tests.unit.deploy.rendering import Kustomize
@@ -24,45 +27,30 @@ from tests.unit.deploy.rendering import Kustomize
 pytestmark = pytest.mark.timeout(900)
 
 BUILT_IN_KINDS = frozenset(
-    {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget", "Job", "ServiceAccount"}
+    {
+        "Deployment",
+        "ConfigMap",
+        "Service",
+        "PodDisruptionBudget",
+        "Job",
+        "ServiceAccount",
+        "NetworkPolicy",
+    }
 )
-CUSTOM_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+CUSTOM_KINDS = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
+}
 MANIFEST_FILES = sorted(
     path
     for path in [*BASE.glob("*.yaml"), *OVERLAY.glob("*.yaml")]
     if path.name != "kustomization.yaml"
 )
-RENDERINGS = {"base": BASE, "production": OVERLAY}
 
 
 def _validate(document: dict[str, Any]) -> None:
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-
-
-def _by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    kinds: dict[str, dict[str, Any]] = {}
-    for document in documents:
-        assert document["kind"] not in kinds, f"two objects of kind {document['kind']}"
-        kinds[document["kind"]] = document
-    return kinds
-
-
-@pytest.fixture(params=sorted(RENDERINGS), scope="module")
-def rendered(request: pytest.FixtureRequest, kustomize: Kustomize) -> dict[str, dict[str, Any]]:
-    """The base or the production overlay, rendered by kustomize, by kind."""
-    return _by_kind(kustomize.build(RENDERINGS[request.param]))
-
-
-@pytest.fixture(scope="module")
-def production(kustomize: Kustomize) -> dict[str, dict[str, Any]]:
-    """The production overlay, rendered by kustomize, by kind."""
-    return _by_kind(kustomize.build(OVERLAY))
-
-
-def _container(workload: dict[str, Any]) -> dict[str, Any]:
-    (container,) = workload["spec"]["template"]["spec"]["containers"]
-    assert isinstance(container, dict)
-    return container
 
 
 def _secret_settings() -> set[str]:
@@ -93,7 +81,7 @@ def test_every_file_parses_and_its_built_in_objects_validate(
         if kind in CUSTOM_KINDS:
             assert document["apiVersion"] == CUSTOM_KINDS[kind]
             continue
-        if path.parent == OVERLAY:
+        if path.parent == OVERLAY and path.name not in _overlay_resources():
             patched = {
                 (d["kind"], d["metadata"]["name"]): d
                 for d in kustomize.build_with_patch(BASE, path)
@@ -103,9 +91,15 @@ def test_every_file_parses_and_its_built_in_objects_validate(
             _validate(document)
 
 
+def _overlay_resources() -> set[str]:
+    (overlay,) = load_documents(OVERLAY / "kustomization.yaml")
+    return set(overlay["resources"])
+
+
 def test_rendered_built_in_objects_validate(rendered: dict[str, dict[str, Any]]) -> None:
     """After rendering, every built-in object of base and overlay passes the strict schema."""
-    assert set(rendered) == BUILT_IN_KINDS | set(CUSTOM_KINDS)
+    assert BUILT_IN_KINDS | {"ScaledObject", "ServiceMonitor"} <= set(rendered)
+    assert set(rendered) <= BUILT_IN_KINDS | set(CUSTOM_KINDS)
     for kind in BUILT_IN_KINDS:
         _validate(rendered[kind])
 
@@ -117,10 +111,12 @@ def test_kustomizations_reference_existing_files() -> None:
     on_disk = {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk
     (overlay,) = load_documents(OVERLAY / "kustomization.yaml")
-    for resource in overlay["resources"]:
-        assert (OVERLAY / resource / "kustomization.yaml").is_file()
+    directories = [r for r in overlay["resources"] if (OVERLAY / r).is_dir()]
+    assert directories == ["../../base"]
+    files = set(overlay["resources"]) - set(directories)
     patch_files = {patch["path"] for patch in overlay["patches"] if "path" in patch}
-    assert patch_files == {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
+    assert not files & patch_files
+    assert files | patch_files == {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
 
 
 def test_production_spreads_pods_over_zones_and_nodes(
@@ -142,9 +138,9 @@ def test_production_spreads_pods_over_zones_and_nodes(
 
 def test_probes_point_at_the_health_endpoints(rendered: dict[str, dict[str, Any]]) -> None:
     """Startup and liveness probe /health/live, readiness /health/ready, on the container port."""
-    container = _container(rendered["Deployment"])
-    port_names = {port["name"] for port in container["ports"]}
-    port_numbers = {port["containerPort"] for port in container["ports"]}
+    ingestor = container(rendered["Deployment"])
+    port_names = {port["name"] for port in ingestor["ports"]}
+    port_numbers = {port["containerPort"] for port in ingestor["ports"]}
     http_port = int(rendered["ConfigMap"]["data"].get("HTTP_PORT", 8080))
     assert http_port in port_numbers
     expected = {
@@ -153,7 +149,7 @@ def test_probes_point_at_the_health_endpoints(rendered: dict[str, dict[str, Any]
         "readinessProbe": "/health/ready",
     }
     for probe, path in expected.items():
-        get = container[probe]["httpGet"]
+        get = ingestor[probe]["httpGet"]
         assert get["path"] == path
         assert get["port"] in port_names | port_numbers
 
@@ -174,17 +170,17 @@ def test_workloads_are_locked_down(rendered: dict[str, dict[str, Any]], kind: st
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == rendered["ServiceAccount"]["metadata"]["name"]
-    container = _container(rendered[kind])
-    context = container["securityContext"]
+    ingestor = container(rendered[kind])
+    context = ingestor["securityContext"]
     assert context["runAsNonRoot"] is True
     assert context["readOnlyRootFilesystem"] is True
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
     assert context["seccompProfile"]["type"] == "RuntimeDefault"
-    tmp = {m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/tmp"}  # noqa: S108
+    tmp = {m["name"] for m in ingestor["volumeMounts"] if m["mountPath"] == "/tmp"}  # noqa: S108
     assert {v["name"] for v in pod["volumes"] if "emptyDir" in v} >= tmp
     assert tmp
-    assert {"requests", "limits"} <= set(container["resources"])
+    assert {"requests", "limits"} <= set(ingestor["resources"])
 
 
 def test_service_account_mounts_no_token(rendered: dict[str, dict[str, Any]]) -> None:
@@ -195,31 +191,34 @@ def test_service_account_mounts_no_token(rendered: dict[str, dict[str, Any]]) ->
 def test_settings_come_from_the_config_map_and_secrets_from_a_secret(
     rendered: dict[str, dict[str, Any]],
 ) -> None:
-    """Both workloads load the ConfigMap; ALICE_API_KEY and DATABASE_URL come from a Secret."""
+    """Both workloads load the ConfigMap; the Deployment's ALICE_API_KEY and DATABASE_URL (and
+    the SASL credentials where SASL is on) come from its Secret, the Job's DATABASE_URL from the
+    migration role's own Secret, and no secret setting has a literal value."""
     config_map = rendered["ConfigMap"]["metadata"]["name"]
-    for kind, secrets in (
-        ("Deployment", {"ALICE_API_KEY", "DATABASE_URL"}),
-        ("Job", {"DATABASE_URL"}),
-    ):
-        container = _container(rendered[kind])
-        assert {"configMapRef": {"name": config_map}} in container["envFrom"]
-        from_secret = {
-            env["name"]
-            for env in container.get("env", [])
-            if "secretKeyRef" in env.get("valueFrom", {})
-        }
-        assert from_secret == secrets
+    sasl = rendered["ConfigMap"]["data"]["KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
+    runtime = {"ALICE_API_KEY", "DATABASE_URL"}
+    if sasl:
+        runtime |= {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+    deployment, job = container(rendered["Deployment"]), container(rendered["Job"])
+    for workload, secrets in ((deployment, runtime), (job, {"DATABASE_URL"})):
+        assert {"configMapRef": {"name": config_map}} in workload["envFrom"]
+        assert set(secret_env(workload)) == secrets
         assert not [
-            env for env in container.get("env", []) if "value" in env and env["name"] in secrets
+            env for env in workload.get("env", []) if "value" in env and env["name"] in secrets
         ]
+    assert secret_env(deployment)["DATABASE_URL"] == ("alice-report-ingestor", "DATABASE_URL")
+    assert secret_env(job)["DATABASE_URL"] == ("alice-report-ingestor-migration", "DATABASE_URL")
 
 
 def test_config_map_holds_real_non_secret_settings(rendered: dict[str, dict[str, Any]]) -> None:
-    """Every ConfigMap key is a setting, none is a secret one, and the values build Settings."""
+    """Every ConfigMap key is a setting, none is a secret one, and the values, with the
+    Deployment's Secret-sourced variables, build Settings."""
     data = rendered["ConfigMap"]["data"]
     assert set(data) <= setting_env_names()
     assert not set(data) & _secret_settings()
-    settings = Settings(**{k.lower(): v for k, v in data.items()}, alice_api_key="x")
+    from_secret = dict.fromkeys(secret_env(container(rendered["Deployment"])), "from-a-secret")
+    from_secret["DATABASE_URL"] = "postgresql://runtime:pw@db:5432/alice_report_ingestor"
+    settings = Settings(**{k.lower(): v for k, v in {**data, **from_secret}.items()})
     assert settings.http_port == 8080
 
 
@@ -228,9 +227,9 @@ def test_migration_job_runs_migrate_with_the_service_image(
 ) -> None:
     """The Job runs `migrate` once (no restarts in the pod) with the Deployment's image."""
     job, deployment = rendered["Job"], rendered["Deployment"]
-    assert _container(job)["args"] == ["migrate"]
-    assert _container(deployment)["args"] == ["run"]
-    assert _container(job)["image"] == _container(deployment)["image"]
+    assert container(job)["args"] == ["migrate"]
+    assert container(deployment)["args"] == ["run"]
+    assert container(job)["image"] == container(deployment)["image"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert (
         job["spec"]["template"]["spec"]["securityContext"]
@@ -242,8 +241,8 @@ def test_overlay_names_the_migration_job_per_release(
     production: dict[str, dict[str, Any]], kustomize: Kustomize
 ) -> None:
     """The production Job carries a release suffix matching the image tag (Jobs are immutable)."""
-    base = _by_kind(kustomize.build(BASE))
-    tag = _container(production["Deployment"])["image"].rsplit(":", 1)[1]
+    base = by_kind(kustomize.build(BASE))
+    tag = container(production["Deployment"])["image"].rsplit(":", 1)[1]
     name = production["Job"]["metadata"]["name"]
     assert name == f"{base['Job']['metadata']['name']}-{tag.replace('.', '-')}"
 
@@ -263,7 +262,7 @@ def test_service_and_pdb_select_the_deployment_pods(rendered: dict[str, dict[str
     assert pdb["maxUnavailable"] == 1
     (port,) = service["ports"]
     assert port["name"] == "http-metrics"
-    assert port["targetPort"] in {p["name"] for p in _container(rendered["Deployment"])["ports"]}
+    assert port["targetPort"] in {p["name"] for p in container(rendered["Deployment"])["ports"]}
 
 
 def test_scaled_object_scales_the_deployment_on_its_consumer_lag(
