@@ -5,7 +5,7 @@ UV := $(shell deploy/local/ensure-uv.sh)
 RUN := $(UV) run --frozen
 STACK := deploy/local/with-stack.sh
 
-.PHONY: help venv lint format test test-unit stack-up stack-down migrate run demo bench emulator docs clean
+.PHONY: help venv lint format test test-unit kustomize stack-up stack-down migrate run demo bench emulator docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -22,11 +22,14 @@ format: venv ## apply ruff's formatting and fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: venv ## the whole suite (unit + integration) against a real Kafka and PostgreSQL
+test: venv kustomize ## the whole suite (unit + integration) against a real Kafka and PostgreSQL
 	$(STACK) $(RUN) pytest $(PYTEST_ARGS)
 
-test-unit: venv ## unit tests only (no stack)
+test-unit: venv kustomize ## unit tests only (no stack)
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+kustomize: ## build the pinned kustomize into the project cache (once per machine; needs Go)
+	@deploy/local/ensure-kustomize.sh >/dev/null
 
 stack-up: venv ## start local Kafka + PostgreSQL (what is not running); prints export lines
 	@deploy/local/stack.sh up

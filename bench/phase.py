@@ -78,6 +78,7 @@ def _service_env(
         "KAFKA_CREATE_TOPICS": "false",
         "DATABASE_URL": url,
         "ALICE_API_URL": ctx.emulator.base_url,
+        "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator serves http://127.0.0.1
         "ALICE_API_KEY": API_KEY,
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(port),

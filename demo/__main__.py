@@ -78,6 +78,7 @@ class Demo:
                 "KAFKA_TOPIC_PARTITIONS": "2",
                 "KAFKA_GROUP_ID": f"demo-{self.db_name}",
                 "ALICE_API_URL": self.emulator.base_url,
+                "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator serves http://127.0.0.1
                 "ALICE_API_KEY": API_KEY,
                 "HTTP_PORT": str(_free_port()),
                 "RELAY_POLL_INTERVAL_S": "0.2",

@@ -1,6 +1,7 @@
 """An emulator of the Alice Onboarding API, a real HTTP server for tests, demos and benchmarks.
 
-It serves the API at the root of its base URL (use that as ALICE_API_URL), binds loopback
+It serves the API at the root of its base URL (use that as ALICE_API_URL, with
+ALLOW_INSECURE_ALICE_URL=true: it speaks plain http), binds loopback
 addresses only, never logs tokens or report bodies, and is not part of the service image.
 
 API endpoints (as in `/work/shared/alice/API.md`):

@@ -2,7 +2,8 @@
 
     python -m emulator --host 127.0.0.1 --port 8081 --api-key KEY --latency-ms 50
 
-The first line on stdout is the base URL (for ALICE_API_URL); status goes to stderr.
+The first line on stdout is the base URL (for ALICE_API_URL, with ALLOW_INSECURE_ALICE_URL=true);
+status goes to stderr.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class AliceEmulator:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:<port>`: the value for ALICE_API_URL."""
+        """`http://127.0.0.1:<port>`: ALICE_API_URL (with ALLOW_INSECURE_ALICE_URL=true)."""
         if self._base_url is None:
             raise RuntimeError("the emulator is not running")
         return self._base_url

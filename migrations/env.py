@@ -37,7 +37,9 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     connect_args = config.attributes.get("connect_args") or {}
-    engine = create_async_engine(_url(), poolclass=pool.NullPool, connect_args=connect_args)
+    engine = create_async_engine(
+        _url(), poolclass=pool.NullPool, connect_args=connect_args, hide_parameters=True
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

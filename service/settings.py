@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     # --- Alice ---------------------------------------------------------------------------------
     alice_api_url: AnyHttpUrl = AnyHttpUrl(ALICE_PRODUCTION_URL)
+    # Development only (a local emulator on http://127.0.0.1): reports and tokens would cross
+    # the network in clear, so anything but https:// is refused unless this is set.
+    allow_insecure_alice_url: bool = False
     alice_api_key: SecretStr
     alice_connect_timeout_s: float = Field(default=3.0, gt=0)
     alice_read_timeout_s: float = Field(default=10.0, gt=0)
@@ -119,6 +122,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"MAX_BODY_BYTES_IN_FLIGHT must hold one report at the cap: at least "
                 f"{worst} ({BODY_MEMORY_FACTOR} x ALICE_MAX_RESPONSE_BYTES)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _alice_over_https(self) -> Settings:
+        if self.alice_api_url.scheme != "https" and not self.allow_insecure_alice_url:
+            raise ValueError(
+                "ALICE_API_URL must be an https:// URL; ALLOW_INSECURE_ALICE_URL=true permits "
+                "http:// for a local emulator only"
             )
         return self
 

@@ -1,4 +1,4 @@
-"""Pure helpers that read Alice's answers: error reasons, `Retry-After`, status classes.
+"""Pure helpers that read Alice's answers: sanitised error reasons, `Retry-After`, status classes.
 
 Nothing here does I/O, so the retry policy and the error classification are unit-tested
 as tables.
@@ -14,7 +14,35 @@ from enum import Enum
 
 from service.errors import AliceRejected, AliceUserNotFound, IngestorError
 
-MAX_REASON_CHARS = 200
+MAX_REASON_CHARS = 160
+MAX_REASON_WORDS = 16
+WITHHELD = "…"
+_PUNCTUATION = ".,;:!?()[]{}<>\"'`"
+
+# The words an API error phrase is made of. Alice's error text is free text: it may quote the
+# request or the user ("User Jane Doe not found"), and a reason travels into logs, the
+# quarantine and dead-letter headers, so only these words are copied (compared lower-case).
+# Hand-written because no library classifies words as "safe to log"; extend it when a new
+# Alice phrase reads badly.
+VOCABULARY = frozenset(
+    """
+    a an the is are was were be been has have had not no and or of for to in on at by with
+    from this that it its please try again later too many more than only must should can
+    cannot could does do did exist exists already yet without
+    alice user users report reports document documents selfie selfies media file files
+    version header headers parameter parameters field fields value values body request
+    requests response method endpoint path query resource feature features service server
+    client credentials credential key keys api apikey token tokens login backend bearer
+    authorization authentication session account onboarding sandbox id uuid jwt json
+    content type format length size limit limits rate quota time timeout minute seconds
+    found unknown invalid valid missing required expired revoked disabled enabled allowed
+    forbidden denied permission permissions unauthorized unauthorised authenticated
+    authorized supported unsupported deleted removed exceeded reached failed failure error
+    errors internal unavailable available busy overloaded maintenance bad wrong malformed
+    unprocessable conflict duplicate pending processing ready completed incomplete empty
+    large gateway temporarily unexpected exception occurred retry slow down
+    """.split()  # noqa: SIM905 - a word list reads better as text than as 200 quoted strings
+)
 
 
 class Outcome(Enum):
@@ -47,16 +75,35 @@ def permanent_error(status: int, reason: str) -> IngestorError:
     return AliceRejected(reason, status=status)
 
 
-def _clean(text: str) -> str:
-    """Collapse control characters (log injection) and truncate to MAX_REASON_CHARS."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    if len(printable) > MAX_REASON_CHARS:
-        return printable[: MAX_REASON_CHARS - 1] + "…"
-    return printable
+def sanitised_reason(text: str) -> str:
+    """Alice's error text reduced to words of `VOCABULARY`, at most MAX_REASON_WORDS of them.
+
+    Every other word (a name, a number, an e-mail address, an id, anything we do not know) is
+    withheld as one `…` per run, control characters are gone with the words they separate, and
+    the result is bounded by MAX_REASON_CHARS: "User Jane Doe (12345678Z) not found" gives
+    "User … not found". A vocabulary word that is also someone's name can pass; alone, in an
+    error phrase, it identifies no one.
+    """
+    parts: list[str] = []
+    for raw in text.split():
+        word = raw.strip(_PUNCTUATION)
+        if word.isascii() and word.isalpha() and word.lower() in VOCABULARY:
+            parts.append(word)
+        elif not parts or parts[-1] != WITHHELD:
+            parts.append(WITHHELD)
+    if not [part for part in parts if part != WITHHELD]:
+        return "error detail withheld"
+    if len(parts) > MAX_REASON_WORDS:
+        parts = [*parts[: MAX_REASON_WORDS - 1], WITHHELD]
+    reason = " ".join(parts)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1] + WITHHELD
+    return reason
 
 
 def error_reason(body: bytes) -> str:
-    """A short reason from an error body, `{"detail": ...}` or `{"error": {"message": ...}}`.
+    """A short, sanitised reason from an error body (`{"detail": ...}` or
+    `{"error": {"message": ...}}`), never Alice's text itself (see `sanitised_reason`).
 
     A body that is empty, not JSON or of another shape gives a fixed phrase, so that an HTML
     error page or an echoed request never ends up in an exception message.
@@ -70,15 +117,15 @@ def error_reason(body: bytes) -> str:
     if isinstance(document, dict):
         detail = document.get("detail")
         if isinstance(detail, str) and detail.strip():
-            return _clean(detail)
-        if detail is not None and not isinstance(detail, str):
-            # FastAPI-style validation errors: a list of objects; keep their compact JSON.
-            return _clean(json.dumps(detail, separators=(",", ":"), ensure_ascii=False))
+            return sanitised_reason(detail)
+        if isinstance(detail, list):
+            # FastAPI-style validation errors: their `input` echoes what was sent; count only.
+            return f"request validation failed ({len(detail)} errors)"
         error = document.get("error")
         if isinstance(error, dict):
             message = error.get("message")
             if isinstance(message, str) and message.strip():
-                return _clean(message)
+                return sanitised_reason(message)
     return "unrecognised error body"
 
 

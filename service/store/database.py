@@ -87,6 +87,9 @@ class Database:
             pool_pre_ping=True,
             pool_recycle=1800,
             connect_args=connect_args(settings),
+            # A statement's bound values are report data (names, document numbers): an error's
+            # text must never carry them into a log line or a dead letter.
+            hide_parameters=True,
         )
         return cls(engine=engine)
 

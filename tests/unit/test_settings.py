@@ -75,3 +75,22 @@ def test_empty_api_key_is_refused() -> None:
     """An empty ALICE_API_KEY fails at start-up instead of at the first report."""
     with pytest.raises(ValidationError, match="ALICE_API_KEY"):
         Settings(alice_api_key="  ")  # type: ignore[arg-type]
+
+
+def test_plain_http_alice_url_is_refused_by_default() -> None:
+    """An http:// ALICE_API_URL fails at start-up unless ALLOW_INSECURE_ALICE_URL is set."""
+    with pytest.raises(ValidationError, match="ALLOW_INSECURE_ALICE_URL"):
+        _settings(alice_api_url="http://alice.internal/onboarding")
+    assert not Settings.model_fields["allow_insecure_alice_url"].default
+
+
+def test_plain_http_alice_url_is_accepted_when_explicitly_allowed() -> None:
+    """ALLOW_INSECURE_ALICE_URL=true lets a local emulator on http://127.0.0.1 be used."""
+    settings = _settings(alice_api_url="http://127.0.0.1:8081", allow_insecure_alice_url=True)
+    assert settings.alice_base_url == "http://127.0.0.1:8081"
+
+
+def test_https_alice_url_needs_no_allowance() -> None:
+    """The sandbox's https:// URL is accepted with the insecure allowance left off."""
+    settings = _settings(alice_api_url="https://apis.sandbox.alicebiometrics.com/onboarding")
+    assert settings.alice_api_url.scheme == "https"

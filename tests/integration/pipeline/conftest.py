@@ -80,6 +80,7 @@ def make_settings(
             "kafka_group_id": f"g-{uuid.uuid4().hex[:8]}",
             "database_url": database_url,
             "alice_api_url": emulator.base_url,
+            "allow_insecure_alice_url": True,  # the emulator serves http://127.0.0.1
             "alice_api_key": API_KEY,
             "alice_retry_attempts": 2,
             "alice_read_timeout_s": 2.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 import httpx
 import jwt
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from structlog.tracebacks import ExceptionDictTransformer
 
 from service.alice import AliceClient, ReportSource
+from service.alice.responses import MAX_REASON_CHARS
 from service.errors import (
     AliceAuthError,
     AliceResponseTooLarge,
@@ -22,6 +24,7 @@ from service.errors import (
     IngestorError,
     InvalidReport,
 )
+from service.messages import dead_letter_headers
 from service.settings import Settings
 
 API_KEY = "unit-api-key-7f3a9c"
@@ -300,7 +303,9 @@ async def test_rendered_errors_hold_no_secret() -> None:
 
 async def test_from_settings_owns_the_pool_it_builds() -> None:
     """`from_settings` without a pool builds one and closes it; a given pool stays open."""
-    settings = Settings(alice_api_key=SecretStr(API_KEY), alice_api_url=BASE)
+    settings = Settings(
+        alice_api_key=SecretStr(API_KEY), alice_api_url=BASE, allow_insecure_alice_url=True
+    )
     own = AliceClient.from_settings(settings)
     await own.aclose()
     assert own._http.is_closed
@@ -356,3 +361,43 @@ async def test_the_client_is_a_report_source() -> None:
     assert await source.fetch_report(USER) == b'{"report": {"user_id": "x"}}'
     assert await source.healthcheck() is True
     await client.aclose()
+
+
+HOSTILE_DETAIL = (
+    "User Jane Quixote-Doe (DNI 12345678Z) not found\r\nlevel=error forged=line\n" + "Zyx " * 4000
+)
+PERSONAL_PARTS = ("Jane", "Quixote", "12345678Z", "forged", "Zyx", "\n", "\r")
+
+
+@pytest.mark.parametrize("status", [400, 503])
+async def test_hostile_error_detail_reaches_no_log_error_or_dead_letter(status: int) -> None:
+    """A detail quoting a name and a document number, with newlines and 16 KB of text, leaves
+    only a sanitised, bounded reason in the error, its traceback, the log events and the
+    dead-letter headers."""
+    alice = FakeAlice()
+
+    async def hostile(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"detail": HOSTILE_DETAIL})
+
+    alice.report = hostile
+    client = make_client(alice, max_response_bytes=64 * 1024)
+    with structlog.testing.capture_logs() as logs, pytest.raises(IngestorError) as caught:
+        await client.fetch_report(USER)
+    await client.aclose()
+    error = caught.value
+    assert error.reason == "report: User … not found …"
+    assert len(error.reason) <= len("report: ") + MAX_REASON_CHARS
+    headers = dead_letter_headers(
+        [],
+        error_class=error.code,
+        reason=error.reason,
+        topic="t",
+        partition=0,
+        offset=0,
+        attempts=1,
+        failed_at=datetime.now(UTC),
+    )
+    texts = [str(error), repr(error), render(error), repr(logs), repr(headers)]
+    assert any("alice." in event["event"] for event in logs)  # the failure was logged
+    for part in PERSONAL_PARTS:
+        assert not [text for text in texts if part in text.replace("\\n", "\n")]

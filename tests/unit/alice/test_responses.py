@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import email.utils
+import json
 
 import pytest
 
 from service.alice.responses import (
     MAX_REASON_CHARS,
+    MAX_REASON_WORDS,
     Outcome,
     error_reason,
     outcome_for,
@@ -67,7 +69,16 @@ def test_other_4xx_are_rejections(status: int) -> None:
     [
         (b'{"detail": "User not found"}', "User not found"),
         (b'{"error": {"message": "Feature disabled", "type": "x"}}', "Feature disabled"),
-        (b'{"detail": [{"loc": ["q"], "msg": "bad"}]}', '[{"loc":["q"],"msg":"bad"}]'),
+        (
+            b'{"detail": [{"loc": ["q"], "msg": "bad", "input": "Jane"}]}',
+            "request validation failed (1 errors)",
+        ),
+        (b'{"detail": "Invalid API key."}', "Invalid API key"),
+        (
+            b'{"detail": "Feature not enabled for these credentials"}',
+            "Feature not enabled for … credentials",
+        ),
+        (b'{"detail": "Jane Doe 12345678Z"}', "error detail withheld"),
         (b"", "empty error body"),
         (b"  \n", "empty error body"),
         (b"<html>502 Bad Gateway</html>", "error body is not JSON"),
@@ -83,12 +94,26 @@ def test_error_reason(body: bytes, reason: str) -> None:
     assert error_reason(body) == reason
 
 
-def test_error_reason_is_truncated_and_single_line() -> None:
-    """A long or multi-line detail is cut to the limit with control characters removed."""
-    reason = error_reason(b'{"detail": "line1\\nline2' + b"x" * 500 + b'"}')
-    assert len(reason) == MAX_REASON_CHARS
-    assert "\n" not in reason
-    assert reason.startswith("line1 line2")
+HOSTILE_DETAIL = (
+    "User Jane Quixote-Doe (DNI 12345678Z, jane.doe@example.com, born 1990-01-31) not found"
+    "\r\n2026-12-01 level=error user_id=admin forged log line\n" + "Zyxwvut " * 2000
+)
+
+
+def test_hostile_detail_gives_a_sanitised_bounded_reason() -> None:
+    """A detail with a name, a document number, an e-mail, newlines and 16 KB of text gives a
+    one-line reason of at most MAX_REASON_CHARS and MAX_REASON_WORDS holding none of them."""
+    for body in (
+        json.dumps({"detail": HOSTILE_DETAIL}).encode(),
+        json.dumps({"error": {"message": HOSTILE_DETAIL, "type": "x"}}).encode(),
+    ):
+        reason = error_reason(body)
+        assert reason.startswith("User … not found …")
+        assert len(reason) <= MAX_REASON_CHARS
+        assert len(reason.split()) <= MAX_REASON_WORDS
+        assert reason.isprintable()
+        for leaked in ("Jane", "Quixote", "Doe", "12345678Z", "example", "1990", "admin", "Zyx"):
+            assert leaked not in reason
 
 
 @pytest.mark.parametrize(

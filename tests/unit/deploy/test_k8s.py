@@ -3,60 +3,54 @@ service's contract (probes, grace period, settings, secrets, KEDA and Prometheus
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, get_args
 
 import kubernetes_validate
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from service.settings import Settings
-from tests.unit.deploy import kustomize
 from tests.unit.deploy.manifests import (
     BASE,
     KUBERNETES_VERSION,
     OVERLAY,
+    by_kind,
+    container,
     load_documents,
+    secret_env,
     setting_env_names,
 )
+from tests.unit.deploy.rendering import Kustomize
+
+# The first test to ask for kustomize may build it (about two minutes on a busy machine).
+pytestmark = pytest.mark.timeout(900)
 
 BUILT_IN_KINDS = frozenset(
-    {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget", "Job", "ServiceAccount"}
+    {
+        "Deployment",
+        "ConfigMap",
+        "Service",
+        "PodDisruptionBudget",
+        "Job",
+        "ServiceAccount",
+        "NetworkPolicy",
+    }
 )
-CUSTOM_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+CUSTOM_KINDS = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
+}
 MANIFEST_FILES = sorted(
     path
     for path in [*BASE.glob("*.yaml"), *OVERLAY.glob("*.yaml")]
     if path.name != "kustomization.yaml"
 )
-RENDERINGS = {"base": BASE, "production": OVERLAY}
 
 
 def _validate(document: dict[str, Any]) -> None:
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-
-
-def _by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    kinds: dict[str, dict[str, Any]] = {}
-    for document in documents:
-        assert document["kind"] not in kinds, f"two objects of kind {document['kind']}"
-        kinds[document["kind"]] = document
-    return kinds
-
-
-@pytest.fixture(params=sorted(RENDERINGS), scope="module")
-def rendered(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
-    """The base or the production overlay, rendered, by kind."""
-    return _by_kind(kustomize.render(RENDERINGS[request.param]))
-
-
-def _container(workload: dict[str, Any]) -> dict[str, Any]:
-    (container,) = workload["spec"]["template"]["spec"]["containers"]
-    assert isinstance(container, dict)
-    return container
 
 
 def _secret_settings() -> set[str]:
@@ -76,62 +70,67 @@ def _shutdown_timeout_s(config_map: dict[str, Any]) -> float:
 
 
 @pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_file_parses_and_its_built_in_objects_validate(path: Path) -> None:
-    """Each manifest file parses; built-in kinds pass the strict schema (patches merged on base)."""
-    base_objects = {(d["kind"], d["metadata"]["name"]): d for d in kustomize.render(BASE)}
+def test_every_file_parses_and_its_built_in_objects_validate(
+    path: Path, kustomize: Kustomize
+) -> None:
+    """Each manifest file parses; built-in kinds pass the strict schema, and an overlay patch
+    does so as kustomize applies it, alone, onto the base."""
     for document in load_documents(path):
         kind = document["kind"]
         assert kind in BUILT_IN_KINDS or kind in CUSTOM_KINDS, f"unexpected kind {kind}"
         if kind in CUSTOM_KINDS:
             assert document["apiVersion"] == CUSTOM_KINDS[kind]
             continue
-        if path.parent == OVERLAY:
-            # An overlay file is a patch: validate it as merged onto the object it patches.
-            patched = base_objects[(kind, document["metadata"]["name"])]
-            _validate(kustomize.merge(patched, document))
+        if path.parent == OVERLAY and path.name not in _overlay_resources():
+            patched = {
+                (d["kind"], d["metadata"]["name"]): d
+                for d in kustomize.build_with_patch(BASE, path)
+            }
+            _validate(patched[(kind, document["metadata"]["name"])])
         else:
             _validate(document)
 
 
+def _overlay_resources() -> set[str]:
+    (overlay,) = load_documents(OVERLAY / "kustomization.yaml")
+    return set(overlay["resources"])
+
+
 def test_rendered_built_in_objects_validate(rendered: dict[str, dict[str, Any]]) -> None:
     """After rendering, every built-in object of base and overlay passes the strict schema."""
-    assert set(rendered) == BUILT_IN_KINDS | set(CUSTOM_KINDS)
+    assert BUILT_IN_KINDS | {"ScaledObject", "ServiceMonitor"} <= set(rendered)
+    assert set(rendered) <= BUILT_IN_KINDS | set(CUSTOM_KINDS)
     for kind in BUILT_IN_KINDS:
         _validate(rendered[kind])
 
 
 def test_kustomizations_reference_existing_files() -> None:
     """The base lists exactly its files; the overlay's resources and patch files exist."""
-    base = kustomize.load_kustomization(BASE)
+    (base,) = load_documents(BASE / "kustomization.yaml")
     listed = set(base["resources"])
     on_disk = {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk
-    overlay = kustomize.load_kustomization(OVERLAY)
-    for resource in overlay["resources"]:
-        assert (OVERLAY / resource / "kustomization.yaml").is_file()
+    (overlay,) = load_documents(OVERLAY / "kustomization.yaml")
+    directories = [r for r in overlay["resources"] if (OVERLAY / r).is_dir()]
+    assert directories == ["../../base"]
+    files = set(overlay["resources"]) - set(directories)
     patch_files = {patch["path"] for patch in overlay["patches"] if "path" in patch}
-    assert patch_files == {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
+    assert not files & patch_files
+    assert files | patch_files == {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("name", sorted(RENDERINGS))
-def test_kubectl_kustomize_renders_valid_objects(name: str) -> None:
-    """Where kubectl exists, its own kustomize renders both directories into valid objects."""
-    result = subprocess.run(  # noqa: S603 - kubectl on our own manifests
-        ["kubectl", "kustomize", str(RENDERINGS[name])],  # noqa: S607 - found on PATH above
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    ours = kustomize.render(RENDERINGS[name])
-    assert sorted((d["kind"], d["metadata"]["name"]) for d in documents) == sorted(
-        (d["kind"], d["metadata"]["name"]) for d in ours
-    )
-    for document in documents:
-        if document["kind"] in BUILT_IN_KINDS:
-            _validate(document)
+def test_production_spreads_pods_over_zones_and_nodes(
+    production: dict[str, dict[str, Any]],
+) -> None:
+    """kustomize merges the overlay's hostname spread beside the base's zone spread (by key)."""
+    constraints = production["Deployment"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert sorted(c["topologyKey"] for c in constraints) == [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+    ]
+    pod_labels = production["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    for constraint in constraints:
+        assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items()
 
 
 # --- the Deployment and the Job ---------------------------------------------------------------
@@ -139,9 +138,9 @@ def test_kubectl_kustomize_renders_valid_objects(name: str) -> None:
 
 def test_probes_point_at_the_health_endpoints(rendered: dict[str, dict[str, Any]]) -> None:
     """Startup and liveness probe /health/live, readiness /health/ready, on the container port."""
-    container = _container(rendered["Deployment"])
-    port_names = {port["name"] for port in container["ports"]}
-    port_numbers = {port["containerPort"] for port in container["ports"]}
+    ingestor = container(rendered["Deployment"])
+    port_names = {port["name"] for port in ingestor["ports"]}
+    port_numbers = {port["containerPort"] for port in ingestor["ports"]}
     http_port = int(rendered["ConfigMap"]["data"].get("HTTP_PORT", 8080))
     assert http_port in port_numbers
     expected = {
@@ -150,7 +149,7 @@ def test_probes_point_at_the_health_endpoints(rendered: dict[str, dict[str, Any]
         "readinessProbe": "/health/ready",
     }
     for probe, path in expected.items():
-        get = container[probe]["httpGet"]
+        get = ingestor[probe]["httpGet"]
         assert get["path"] == path
         assert get["port"] in port_names | port_numbers
 
@@ -171,17 +170,17 @@ def test_workloads_are_locked_down(rendered: dict[str, dict[str, Any]], kind: st
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == rendered["ServiceAccount"]["metadata"]["name"]
-    container = _container(rendered[kind])
-    context = container["securityContext"]
+    ingestor = container(rendered[kind])
+    context = ingestor["securityContext"]
     assert context["runAsNonRoot"] is True
     assert context["readOnlyRootFilesystem"] is True
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
     assert context["seccompProfile"]["type"] == "RuntimeDefault"
-    tmp = {m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/tmp"}  # noqa: S108
+    tmp = {m["name"] for m in ingestor["volumeMounts"] if m["mountPath"] == "/tmp"}  # noqa: S108
     assert {v["name"] for v in pod["volumes"] if "emptyDir" in v} >= tmp
     assert tmp
-    assert {"requests", "limits"} <= set(container["resources"])
+    assert {"requests", "limits"} <= set(ingestor["resources"])
 
 
 def test_service_account_mounts_no_token(rendered: dict[str, dict[str, Any]]) -> None:
@@ -192,31 +191,34 @@ def test_service_account_mounts_no_token(rendered: dict[str, dict[str, Any]]) ->
 def test_settings_come_from_the_config_map_and_secrets_from_a_secret(
     rendered: dict[str, dict[str, Any]],
 ) -> None:
-    """Both workloads load the ConfigMap; ALICE_API_KEY and DATABASE_URL come from a Secret."""
+    """Both workloads load the ConfigMap; the Deployment's ALICE_API_KEY and DATABASE_URL (and
+    the SASL credentials where SASL is on) come from its Secret, the Job's DATABASE_URL from the
+    migration role's own Secret, and no secret setting has a literal value."""
     config_map = rendered["ConfigMap"]["metadata"]["name"]
-    for kind, secrets in (
-        ("Deployment", {"ALICE_API_KEY", "DATABASE_URL"}),
-        ("Job", {"DATABASE_URL"}),
-    ):
-        container = _container(rendered[kind])
-        assert {"configMapRef": {"name": config_map}} in container["envFrom"]
-        from_secret = {
-            env["name"]
-            for env in container.get("env", [])
-            if "secretKeyRef" in env.get("valueFrom", {})
-        }
-        assert from_secret == secrets
+    sasl = rendered["ConfigMap"]["data"]["KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
+    runtime = {"ALICE_API_KEY", "DATABASE_URL"}
+    if sasl:
+        runtime |= {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+    deployment, job = container(rendered["Deployment"]), container(rendered["Job"])
+    for workload, secrets in ((deployment, runtime), (job, {"DATABASE_URL"})):
+        assert {"configMapRef": {"name": config_map}} in workload["envFrom"]
+        assert set(secret_env(workload)) == secrets
         assert not [
-            env for env in container.get("env", []) if "value" in env and env["name"] in secrets
+            env for env in workload.get("env", []) if "value" in env and env["name"] in secrets
         ]
+    assert secret_env(deployment)["DATABASE_URL"] == ("alice-report-ingestor", "DATABASE_URL")
+    assert secret_env(job)["DATABASE_URL"] == ("alice-report-ingestor-migration", "DATABASE_URL")
 
 
 def test_config_map_holds_real_non_secret_settings(rendered: dict[str, dict[str, Any]]) -> None:
-    """Every ConfigMap key is a setting, none is a secret one, and the values build Settings."""
+    """Every ConfigMap key is a setting, none is a secret one, and the values, with the
+    Deployment's Secret-sourced variables, build Settings."""
     data = rendered["ConfigMap"]["data"]
     assert set(data) <= setting_env_names()
     assert not set(data) & _secret_settings()
-    settings = Settings(**{k.lower(): v for k, v in data.items()}, alice_api_key="x")
+    from_secret = dict.fromkeys(secret_env(container(rendered["Deployment"])), "from-a-secret")
+    from_secret["DATABASE_URL"] = "postgresql://runtime:pw@db:5432/alice_report_ingestor"
+    settings = Settings(**{k.lower(): v for k, v in {**data, **from_secret}.items()})
     assert settings.http_port == 8080
 
 
@@ -225,9 +227,9 @@ def test_migration_job_runs_migrate_with_the_service_image(
 ) -> None:
     """The Job runs `migrate` once (no restarts in the pod) with the Deployment's image."""
     job, deployment = rendered["Job"], rendered["Deployment"]
-    assert _container(job)["args"] == ["migrate"]
-    assert _container(deployment)["args"] == ["run"]
-    assert _container(job)["image"] == _container(deployment)["image"]
+    assert container(job)["args"] == ["migrate"]
+    assert container(deployment)["args"] == ["run"]
+    assert container(job)["image"] == container(deployment)["image"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert (
         job["spec"]["template"]["spec"]["securityContext"]
@@ -235,11 +237,12 @@ def test_migration_job_runs_migrate_with_the_service_image(
     )
 
 
-def test_overlay_names_the_migration_job_per_release() -> None:
+def test_overlay_names_the_migration_job_per_release(
+    production: dict[str, dict[str, Any]], kustomize: Kustomize
+) -> None:
     """The production Job carries a release suffix matching the image tag (Jobs are immutable)."""
-    production = _by_kind(kustomize.render(OVERLAY))
-    base = _by_kind(kustomize.render(BASE))
-    tag = _container(production["Deployment"])["image"].rsplit(":", 1)[1]
+    base = by_kind(kustomize.build(BASE))
+    tag = container(production["Deployment"])["image"].rsplit(":", 1)[1]
     name = production["Job"]["metadata"]["name"]
     assert name == f"{base['Job']['metadata']['name']}-{tag.replace('.', '-')}"
 
@@ -259,7 +262,7 @@ def test_service_and_pdb_select_the_deployment_pods(rendered: dict[str, dict[str
     assert pdb["maxUnavailable"] == 1
     (port,) = service["ports"]
     assert port["name"] == "http-metrics"
-    assert port["targetPort"] in {p["name"] for p in _container(rendered["Deployment"])["ports"]}
+    assert port["targetPort"] in {p["name"] for p in container(rendered["Deployment"])["ports"]}
 
 
 def test_scaled_object_scales_the_deployment_on_its_consumer_lag(
