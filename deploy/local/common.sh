@@ -64,12 +64,11 @@ stop_by_pidfile() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The project's Python when its venv exists, else the machine's (for standard-library helpers).
+stack_python() { if [ -x "$ROOT_DIR/.venv/bin/python" ]; then echo "$ROOT_DIR/.venv/bin/python"; else echo python3; fi; }
+
 # free_ports N: N distinct ports free on 127.0.0.1 now, one a line, drawn at random.
-free_ports() {
-  local python=$ROOT_DIR/.venv/bin/python
-  [ -x "$python" ] || python=python3
-  "$python" "$ROOT_DIR/deploy/local/free_ports.py" "$1"
-}
+free_ports() { "$(stack_python)" "$ROOT_DIR/deploy/local/free_ports.py" "$1"; }
 
 # The ports the running server NAME of this checkout listens on (saved by its start), or nothing.
 saved_ports() { cat "$STACK_DIR/$1.ports" 2>/dev/null || true; }

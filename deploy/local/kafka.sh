@@ -17,6 +17,10 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 LIBS_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 DATA_DIR="$STACK_DIR/kafka"
 PIDFILE="$STACK_DIR/kafka.pid"
+RANDOM_UUID='import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)'
 
 need() {
   command -v java >/dev/null || die "java not found: install Java 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless)"
@@ -109,7 +113,9 @@ choose_ports() {
   drawn=($(free_ports 2))
   [ -n "$broker_taken" ] && KAFKA_PORT=${drawn[0]}
   [ -n "$controller_taken" ] && KAFKA_CONTROLLER_PORT=${drawn[1]}
-  log "port ${broker_taken:-$controller_taken}${broker_taken:+${controller_taken:+ and $controller_taken}} taken by a process this checkout did not start: using $KAFKA_PORT (clients) and $KAFKA_CONTROLLER_PORT (controller)"
+  local taken="port ${broker_taken:-$controller_taken}"
+  [ -n "$broker_taken" ] && [ -n "$controller_taken" ] && taken="ports $broker_taken and $controller_taken"
+  log "$taken taken by a process this checkout did not start: using $KAFKA_PORT (clients) and $KAFKA_CONTROLLER_PORT (controller)"
 }
 
 start() {
@@ -130,8 +136,11 @@ start() {
   for attempt in 1 2 3; do
     choose_ports
     rm -rf "$DATA_DIR"; write_config
-    local cluster_id; cluster_id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-    "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" \
+    # The cluster id is what `StorageTool random-uuid` prints (16 random bytes, URL-safe base64,
+    # not starting with '-'), made here to spare a JVM start; the short-lived format tool starts
+    # faster with the client compiler only.
+    local cluster_id; cluster_id=$("$(stack_python)" -c "$RANDOM_UUID")
+    "${java[@]}" -XX:TieredStopAtLevel=1 kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" \
         > "$DATA_DIR/logs/format.log" 2>&1 || { cat "$DATA_DIR/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
     log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (data in $DATA_DIR)"
     setsid "${java[@]}" kafka.Kafka "$DATA_DIR/server.properties" </dev/null > "$DATA_DIR/logs/stdout.log" 2>&1 &
