@@ -125,7 +125,7 @@ start() {
   fi
   local pid; pid=$(read_pid "$PIDFILE")
   if pid_alive "$pid"; then
-    local ports; ports=$(saved_ports kafka)
+    local ports; ports=$(saved_ports kafka); ports=${ports:-$KAFKA_PORT}
     log "Kafka already running (pid $pid), reusing it"
     echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${ports%% *}"; return
   fi
@@ -162,7 +162,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop_by_pidfile kafka TERM; rm -rf "$DATA_DIR" ;;
   status)
-    pid=$(read_pid "$PIDFILE"); ports=$(saved_ports kafka)
+    pid=$(read_pid "$PIDFILE"); ports=$(saved_ports kafka); ports=${ports:-$KAFKA_PORT}
     if pid_alive "$pid"; then echo "kafka running (pid $pid) on 127.0.0.1:${ports%% *}, data in $DATA_DIR"
     else echo "kafka not running"; fi ;;
   resolve) need; resolve; echo "$LIBS_DIR" ;;

@@ -143,7 +143,8 @@ case "${1:-}" in
   stop) stop_by_pidfile postgres INT; rm -rf "$PG_HOME" ;;
   status)
     pid=$(read_pid "$PIDFILE")
-    if pid_alive "$pid"; then echo "postgres running (pid $pid) on 127.0.0.1:$(saved_ports postgres), data in $PG_HOME"
+    port=$(saved_ports postgres)
+    if pid_alive "$pid"; then echo "postgres running (pid $pid) on 127.0.0.1:${port:-$PG_PORT}, data in $PG_HOME"
     else echo "postgres not running"; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac
