@@ -5,10 +5,10 @@ UV := $(shell deploy/local/ensure-uv.sh)
 RUN := $(UV) run --frozen
 STACK := deploy/local/with-stack.sh
 
-.PHONY: help venv lint format test test-unit kustomize stack-up stack-down migrate run demo bench emulator docs clean
+.PHONY: help venv lint format test test-unit kustomize stack-up stack-down stack-status migrate run demo bench emulator docs clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 venv: ## create .venv from uv.lock (Python 3.11+)
 	@$(UV) sync --frozen --quiet
@@ -34,8 +34,11 @@ kustomize: ## build the pinned kustomize into the project cache (once per machin
 stack-up: venv ## start local Kafka + PostgreSQL (what is not running); prints export lines
 	@deploy/local/stack.sh up
 
-stack-down: ## stop what stack-up started
+stack-down: ## stop what stack-up started and delete its data
 	@deploy/local/stack.sh down
+
+stack-status: ## what of the stack runs, on which ports, with its data where
+	@deploy/local/stack.sh status
 
 migrate: venv ## apply the migrations to DATABASE_URL
 	$(RUN) python -m service migrate
@@ -52,5 +55,6 @@ bench: venv ## throughput, latency, CPU and memory against the naive baseline an
 docs: venv ## regenerate docs/asyncapi.yaml from the app
 	$(RUN) python -m service.asyncapi --out docs/asyncapi.yaml
 
-clean: ## remove the environment and local stack data
+clean: ## stop this checkout's stack, remove its data, the environment and the caches
+	@deploy/local/stack.sh down
 	rm -rf .venv .stack .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, one combined broker+controller node) from Maven Central jars.
 #   deploy/local/kafka.sh start   resolve the jars once per machine, format, start, wait, print
-#   deploy/local/kafka.sh stop    stop the broker this script started (by PID)
+#   deploy/local/kafka.sh stop    stop the broker this script started (by PID), remove its data
 #   deploy/local/kafka.sh status
-# With KAFKA_BOOTSTRAP_SERVERS set, that broker is used and nothing is started.
+# With KAFKA_BOOTSTRAP_SERVERS set, that broker is used and nothing is started. The broker runs as
+# the invoking user with its data in $STACK_DIR/kafka. When a default port (19092 for clients,
+# 19093 for the KRaft controller) is taken by a process this checkout did not start, free ports are
+# drawn instead (a KAFKA_PORT or KAFKA_CONTROLLER_PORT you set is never replaced).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT_DIR/deploy/local/pom.xml")
+KAFKA_PORT_SET=${KAFKA_PORT:-}
+KAFKA_CONTROLLER_PORT_SET=${KAFKA_CONTROLLER_PORT:-}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 LIBS_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 DATA_DIR="$STACK_DIR/kafka"
 PIDFILE="$STACK_DIR/kafka.pid"
+RANDOM_UUID='import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)'
 
 need() {
   command -v java >/dev/null || die "java not found: install Java 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless)"
@@ -69,10 +78,16 @@ Configuration:
 LOG
 }
 
+# Wait until the broker answers a client. Returns 1 when another process bound one of its ports
+# first (the caller retries on others), dies on any other failure.
 wait_ready() {
   local pid=$1 python=${PYTHON:-$ROOT_DIR/.venv/bin/python}
   for _ in $(seq 1 120); do
-    pid_alive "$pid" || { tail -n 30 "$DATA_DIR/logs/server.log" "$DATA_DIR/logs/stdout.log" >&2 || true; die "Kafka exited during start-up"; }
+    if ! pid_alive "$pid"; then
+      grep -qs 'Address already in use' "$DATA_DIR/logs/server.log" "$DATA_DIR/logs/stdout.log" && return 1
+      tail -n 30 "$DATA_DIR/logs/server.log" "$DATA_DIR/logs/stdout.log" >&2 || true
+      die "Kafka exited during start-up"
+    fi
     if port_open "$KAFKA_PORT"; then
       # Ready means a client's metadata request succeeds, not merely an open port.
       if [ -x "$python" ] && "$python" "$ROOT_DIR/deploy/local/kafka_ready.py" "127.0.0.1:$KAFKA_PORT" 2>/dev/null; then return; fi
@@ -83,6 +98,26 @@ wait_ready() {
   die "Kafka did not become ready within 60 s (see $DATA_DIR/logs/server.log)"
 }
 
+# Draw free ports for those of the defaults that are taken; a port the user set is never replaced.
+choose_ports() {
+  local broker_taken='' controller_taken='' drawn
+  port_open "$KAFKA_PORT" && broker_taken=$KAFKA_PORT
+  port_open "$KAFKA_CONTROLLER_PORT" && controller_taken=$KAFKA_CONTROLLER_PORT
+  if [ -n "$broker_taken" ] && [ -n "$KAFKA_PORT_SET" ]; then
+    die "port $KAFKA_PORT is taken by a process this script did not start; set KAFKA_BOOTSTRAP_SERVERS to use it, or KAFKA_PORT to pick another"
+  fi
+  if [ -n "$controller_taken" ] && [ -n "$KAFKA_CONTROLLER_PORT_SET" ]; then
+    die "port $KAFKA_CONTROLLER_PORT is taken by a process this script did not start; set KAFKA_CONTROLLER_PORT to pick another"
+  fi
+  [ -n "$broker_taken$controller_taken" ] || return 0
+  drawn=($(free_ports 2))
+  [ -n "$broker_taken" ] && KAFKA_PORT=${drawn[0]}
+  [ -n "$controller_taken" ] && KAFKA_CONTROLLER_PORT=${drawn[1]}
+  local taken="port ${broker_taken:-$controller_taken}"
+  [ -n "$broker_taken" ] && [ -n "$controller_taken" ] && taken="ports $broker_taken and $controller_taken"
+  log "$taken taken by a process this checkout did not start: using $KAFKA_PORT (clients) and $KAFKA_CONTROLLER_PORT (controller)"
+}
+
 start() {
   if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
     log "KAFKA_BOOTSTRAP_SERVERS is set: using $KAFKA_BOOTSTRAP_SERVERS, starting nothing"
@@ -90,24 +125,35 @@ start() {
   fi
   local pid; pid=$(read_pid "$PIDFILE")
   if pid_alive "$pid"; then
+    local ports; ports=$(saved_ports kafka); ports=${ports:-$KAFKA_PORT}
     log "Kafka already running (pid $pid), reusing it"
-    echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"; return
+    echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${ports%% *}"; return
   fi
-  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by a process this script did not start; set KAFKA_BOOTSTRAP_SERVERS to use it, or KAFKA_PORT to pick another"
   need; resolve
-  rm -rf "$DATA_DIR"; write_config
   local java=(java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
               "-Dlog4j2.configurationFile=$DATA_DIR/log4j2.yaml" -cp "$LIBS_DIR/*")
-  local cluster_id; cluster_id=$("${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-  "${java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" \
-      > "$DATA_DIR/logs/format.log" 2>&1 || { cat "$DATA_DIR/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
-  log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (data in $DATA_DIR)"
-  setsid "${java[@]}" kafka.Kafka "$DATA_DIR/server.properties" </dev/null > "$DATA_DIR/logs/stdout.log" 2>&1 &
-  pid=$!
-  echo "$pid" > "$PIDFILE"
-  echo "${STACK_OWNER:-manual}" > "$STACK_DIR/kafka.owner"
-  start_watchdog kafka "$pid"
-  wait_ready "$pid"
+  local attempt
+  for attempt in 1 2 3; do
+    choose_ports
+    rm -rf "$DATA_DIR"; write_config
+    # The cluster id is what `StorageTool random-uuid` prints (16 random bytes, URL-safe base64,
+    # not starting with '-'), made here to spare a JVM start; the short-lived format tool starts
+    # faster with the client compiler only.
+    local cluster_id; cluster_id=$("$(stack_python)" -c "$RANDOM_UUID")
+    "${java[@]}" -XX:TieredStopAtLevel=1 kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" \
+        > "$DATA_DIR/logs/format.log" 2>&1 || { cat "$DATA_DIR/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
+    log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (data in $DATA_DIR)"
+    setsid "${java[@]}" kafka.Kafka "$DATA_DIR/server.properties" </dev/null > "$DATA_DIR/logs/stdout.log" 2>&1 &
+    pid=$!
+    echo "$pid" > "$PIDFILE"
+    echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" > "$STACK_DIR/kafka.ports"
+    echo "${STACK_OWNER:-manual}" > "$STACK_DIR/kafka.owner"
+    start_watchdog kafka "$pid"
+    wait_ready "$pid" && break
+    stop_by_pidfile kafka TERM
+    log "a port of Kafka's was taken while it started (attempt $attempt of 3)"
+    [ "$attempt" = 3 ] && die "Kafka lost the race for its ports three times"
+  done
   log "Kafka ready on 127.0.0.1:$KAFKA_PORT (pid $pid)"
   echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
 }
@@ -115,7 +161,10 @@ start() {
 case "${1:-}" in
   start) start ;;
   stop) stop_by_pidfile kafka TERM; rm -rf "$DATA_DIR" ;;
-  status) pid=$(read_pid "$PIDFILE"); if pid_alive "$pid"; then echo "kafka running (pid $pid) on 127.0.0.1:$KAFKA_PORT"; else echo "kafka not running"; fi ;;
+  status)
+    pid=$(read_pid "$PIDFILE"); ports=$(saved_ports kafka); ports=${ports:-$KAFKA_PORT}
+    if pid_alive "$pid"; then echo "kafka running (pid $pid) on 127.0.0.1:${ports%% *}, data in $DATA_DIR"
+    else echo "kafka not running"; fi ;;
   resolve) need; resolve; echo "$LIBS_DIR" ;;
   *) echo "usage: $0 start|stop|status|resolve" >&2; exit 2 ;;
 esac
