@@ -61,7 +61,8 @@ Admin endpoints for other processes (JSON bodies; user changes answer
 - `POST /_emulator/users` `{"user_ids": [...], "state": "TO_REVIEW", "pregenerate": true}`
 - `GET /_emulator/users/{id}`; `DELETE /_emulator/users/{id}`
 - `PUT /_emulator/users/{id}/state` `{"state": "ACCEPTED"}`
-- `POST /_emulator/users/{id}/documents` `{"type": "passport", "issuing_country": "ESP", "expired": true}`
+- `POST /_emulator/users/{id}/documents` `{"type": "passport", "issuing_country": "ESP"}`
+  (`"expired": true`: its expiry date has passed and its unexpired checks fail)
 - `PUT /_emulator/users/{id}/scores` `{"liveness": 12.5, "face_matching": null}` (absent: kept)
 - `POST /_emulator/users/{id}/events` `{"type": "manual_review", "attributes": {}}`
 

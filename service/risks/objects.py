@@ -1,4 +1,4 @@
-"""The risk causes a report holds, one per cause and per object (see the README's mapping table).
+"""Selfie, document and summary causes, and `open_causes`: every risk cause of a report.
 
 Pure. Each cause has a stable key (reason and the ids, field and check it is about), so that a
 later report's causes can be compared: a new key is flagged, a missing key is cleared. Every
@@ -15,150 +15,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
 
 from service.events import data as d
 from service.report import Document, DocumentField, Report
+from service.risks.causes import Cause, Collector, Thresholds, first_date
+from service.risks.fields import EXPIRATION_DATE, field_causes
 
-BIRTH_DATE = "birth_date"
-EXPIRATION_DATE = "expiration_date"
-FIELD_REASONS = {
-    "over_18": d.UNDER_AGE,
-    "unexpired_date": d.EXPIRED,
-    "consistent_field": d.FIELD_INCONSISTENT,
-    "complete_mrz_name": d.MRZ_NAME_INCOMPLETE,
-}
 NFC_CHECK = "authentic_nfc_chip"
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Scores below these flag a risk (Alice recommends 50); the expiry warning window in days."""
-
-    liveness: float = 50.0
-    face_matching: float = 50.0
-    check: float = 50.0
-    expiry_warning_days: int = 90
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """One open risk: its stable key's parts and the data of its `risk.flagged` event."""
-
-    reason: str
-    flagged: d.EventData
-    document_id: str | None = None
-    selfie_id: str | None = None
-    field: str | None = None
-    check: str | None = None
-
-    @property
-    def key(self) -> str:
-        """reason|document|selfie|field|check: equal causes in two reports, equal keys."""
-        parts = (self.document_id, self.selfie_id, self.field, self.check)
-        return "|".join((self.reason, *(p or "" for p in parts)))
-
-
-def iso_date(value: str | None) -> date | None:
-    """A date read from a field value in ISO form (YYYY-MM-DD...), or None."""
-    try:
-        return date.fromisoformat(value[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def age_on(birth: date, day: date) -> int:
-    """Whole years from `birth` to `day`."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def _fields(document: Document) -> Iterator[DocumentField]:
-    yield from document.summary_fields
-    for side in document.sides.present() if document.sides is not None else []:
-        yield from side.fields
-
-
-def _first_date(fields: Iterable[DocumentField], name: str) -> date | None:
-    return next((iso_date(f.value) for f in fields if f.name == name and iso_date(f.value)), None)
-
-
-class _Collector:
-    """Gathers causes by key, keeping the lowest score when one cause is seen twice."""
-
-    def __init__(self, ids: tuple[str, str]) -> None:
-        self.user_id, self.report_id = ids
-        self.causes: dict[str, Cause] = {}
-
-    def add(self, cause: Cause, score: float | None = None) -> None:
-        known = self.causes.get(cause.key)
-        if known is None or (score is not None and score < getattr(known.flagged, "value", 101)):
-            self.causes[cause.key] = cause
-
-    def reasons(self) -> set[str]:
-        return {c.reason for c in self.causes.values()}
-
-
-def _field_causes(
-    out: _Collector,
-    fields: list[DocumentField],
-    document_id: str | None,
-    day: date,
-    threshold: float,
-) -> None:
-    ids = {"user_id": out.user_id, "report_id": out.report_id}
-    birth, expiry = _first_date(fields, BIRTH_DATE), _first_date(fields, EXPIRATION_DATE)
-    for field in fields:
-        for check in field.checks:
-            if check.value is None or check.value >= threshold:
-                continue
-            score = {"value": check.value, "threshold": threshold}
-            reason = FIELD_REASONS.get(check.key, d.FIELD_CHECK_FAILED)
-            if reason == d.UNDER_AGE:
-                age = age_on(birth, day) if birth else None
-                flagged: d.EventData = d.HolderUnderAgeRisk(
-                    reason=reason, document_id=document_id, age=age, **ids, **score
-                )
-                out.add(Cause(reason, flagged, document_id), check.value)
-            elif reason == d.EXPIRED and document_id is not None:
-                flagged = d.DocumentExpiredRisk(
-                    reason=reason, document_id=document_id, expiry_date=expiry, **ids, **score
-                )
-                out.add(Cause(reason, flagged, document_id), check.value)
-            elif reason in (d.FIELD_INCONSISTENT, d.MRZ_NAME_INCOMPLETE):
-                model = (
-                    d.FieldInconsistentRisk
-                    if reason == d.FIELD_INCONSISTENT
-                    else d.MrzNameIncompleteRisk
-                )
-                flagged = model(
-                    reason=reason, document_id=document_id, field=field.name, **ids, **score
-                )
-                out.add(Cause(reason, flagged, document_id, field=field.name), check.value)
-            else:
-                flagged = d.FieldCheckFailedRisk(
-                    reason=d.FIELD_CHECK_FAILED,
-                    check=check.key,
-                    document_id=document_id,
-                    field=field.name,
-                    **ids,
-                    **score,
-                )
-                cause = Cause(
-                    d.FIELD_CHECK_FAILED, flagged, document_id, None, field.name, check.key
-                )
-                out.add(cause, check.value)
-
-
 def _document_causes(
-    out: _Collector, document: Document, day: date, t: Thresholds, *, matched: bool
+    out: Collector, document: Document, day: date, t: Thresholds, *, matched: bool
 ) -> None:
     document_id = document.id or ""
     ids = {"user_id": out.user_id, "report_id": out.report_id}
-    fields = list(_fields(document))
-    _field_causes(out, fields, document_id, day, t.check)
-    expiry = _first_date(fields, EXPIRATION_DATE)
+    fields: list[DocumentField] = list(document.summary_fields)
+    for side in document.sides.present() if document.sides is not None else []:
+        fields += side.fields
+    field_causes(out, fields, document_id, day, t.check)
+    expiry = first_date(fields, EXPIRATION_DATE)
     for check in document.checks:
         if check.value is None or check.value >= t.check:
             continue
@@ -211,7 +87,7 @@ def _document_causes(
         out.add(Cause(d.EXPIRES_SOON, flagged, document_id))
 
 
-def _selfie_causes(out: _Collector, report: Report, t: Thresholds) -> bool:
+def _selfie_causes(out: Collector, report: Report, t: Thresholds) -> bool:
     """Selfie causes; True when some selfie has a liveness score (the summary's is then moot)."""
     ids = {"user_id": out.user_id, "report_id": out.report_id}
     scored = False
@@ -243,7 +119,7 @@ def _selfie_causes(out: _Collector, report: Report, t: Thresholds) -> bool:
     return scored
 
 
-def _summary_causes(out: _Collector, report: Report, t: Thresholds, *, selfie_scored: bool) -> None:
+def _summary_causes(out: Collector, report: Report, t: Thresholds, *, selfie_scored: bool) -> None:
     ids = {"user_id": out.user_id, "report_id": out.report_id}
     summary = report.summary
     if summary is None:
@@ -272,7 +148,7 @@ def _summary_causes(out: _Collector, report: Report, t: Thresholds, *, selfie_sc
 def open_causes(report: Report, thresholds: Thresholds, day: date) -> dict[str, Cause]:
     """Every risk cause of the report by key (duplicates excepted: see `duplicate_ids`);
     `day` is the report's date, against which ages and expiry dates are computed."""
-    out = _Collector((report.user_id, report.id))
+    out = Collector((report.user_id, report.id))
     voided = {doc.id for doc in report.documents if doc.meta is not None and doc.meta.voided}
     voided |= {selfie.id for selfie in report.selfies if selfie.voided}
     matched: set[str | None] = set()
@@ -302,8 +178,8 @@ def open_causes(report: Report, thresholds: Thresholds, day: date) -> dict[str, 
     if summary is not None:
         # Best-read user data: only for reasons no document shows (the same fact, summarised).
         shown = out.reasons()
-        user_data = _Collector((out.user_id, out.report_id))
-        _field_causes(user_data, summary.user_data, None, day, thresholds.check)
+        user_data = Collector((out.user_id, out.report_id))
+        field_causes(user_data, summary.user_data, None, day, thresholds.check)
         for key, cause in user_data.causes.items():
             if cause.reason not in shown:
                 out.causes[key] = cause
