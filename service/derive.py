@@ -171,13 +171,13 @@ def derive_events(  # noqa: PLR0912, PLR0915 - one pass over the report's facts,
                 )
 
     # --- Documents, selfies, trusted documents -----------------------------------------------
-    documents = [doc for doc in current.documents if doc.id]
-    selfies = [selfie for selfie in current.selfies if selfie.id]
-    voided_now = _ids(doc.id for doc in documents if doc.meta is not None and doc.meta.voided)
-    voided_now += _ids(selfie.id for selfie in selfies if selfie.voided)
+    documents = [(doc.id, doc) for doc in current.documents if doc.id]
+    selfies = [(selfie.id, selfie) for selfie in current.selfies if selfie.id]
+    voided_now = tuple(i for i, doc in documents if doc.meta is not None and doc.meta.voided)
+    voided_now += tuple(i for i, selfie in selfies if selfie.voided)
     nfc_scores = {
-        doc.id: check.value
-        for doc in documents
+        document_id: check.value
+        for document_id, doc in documents
         for check in doc.checks
         if check.key == NFC_CHECK and check.value is not None and check.value >= thresholds.check
     }
@@ -185,35 +185,35 @@ def derive_events(  # noqa: PLR0912, PLR0915 - one pass over the report's facts,
     known_documents = set(previous.document_ids if previous else ())
     known_voided = known(previous.voided_ids if previous else None, voided_now)
     known_nfc = known(previous.nfc_verified_ids if previous else None, _ids(nfc_scores))
-    for doc in documents:
-        assert doc.id is not None  # noqa: S101 - filtered above; for the type checker
+    for document_id, doc in documents:
         doc_type = doc.meta.type if doc.meta else None
-        if doc.id not in known_documents:
+        if document_id not in known_documents:
             country = doc.meta.issuing_country if doc.meta else None
             added = d.DocumentAdded(
-                document_id=doc.id, type=doc_type, issuing_country=country, **ids
+                document_id=document_id, type=doc_type, issuing_country=country, **ids
             )
-            emit(DOCUMENT_ADDED, doc.id, added)
-        if doc.id in voided_now and doc.id not in known_voided:
+            emit(DOCUMENT_ADDED, document_id, added)
+        if document_id in voided_now and document_id not in known_voided:
             emit(
-                DOCUMENT_VOIDED, doc.id, d.DocumentVoided(document_id=doc.id, type=doc_type, **ids)
+                DOCUMENT_VOIDED,
+                document_id,
+                d.DocumentVoided(document_id=document_id, type=doc_type, **ids),
             )
-        if doc.id in nfc_scores and doc.id not in known_nfc:
+        if document_id in nfc_scores and document_id not in known_nfc:
             verified = d.DocumentNfcVerified(
-                document_id=doc.id,
+                document_id=document_id,
                 type=doc_type,
-                score=nfc_scores[doc.id],
+                score=nfc_scores[document_id],
                 threshold=thresholds.check,
                 **ids,
             )
-            emit(DOCUMENT_NFC_VERIFIED, doc.id, verified)
+            emit(DOCUMENT_NFC_VERIFIED, document_id, verified)
     known_selfies = set(previous.selfie_ids if previous else ())
-    for selfie in selfies:
-        assert selfie.id is not None  # noqa: S101 - filtered above; for the type checker
-        if selfie.id not in known_selfies:
-            emit(SELFIE_ADDED, selfie.id, d.SelfieAdded(selfie_id=selfie.id, **ids))
-        if selfie.id in voided_now and selfie.id not in known_voided:
-            emit(SELFIE_VOIDED, selfie.id, d.SelfieVoided(selfie_id=selfie.id, **ids))
+    for selfie_id, _ in selfies:
+        if selfie_id not in known_selfies:
+            emit(SELFIE_ADDED, selfie_id, d.SelfieAdded(selfie_id=selfie_id, **ids))
+        if selfie_id in voided_now and selfie_id not in known_voided:
+            emit(SELFIE_VOIDED, selfie_id, d.SelfieVoided(selfie_id=selfie_id, **ids))
     trusted_now = _ids(otd.id for otd in trusted)
     known_trusted = known(previous.trusted_document_ids if previous else None, trusted_now)
     for otd in trusted:
@@ -274,8 +274,8 @@ def derive_events(  # noqa: PLR0912, PLR0915 - one pass over the report's facts,
         report_id=report_id,
         state=state,
         results=results,
-        document_ids=_ids(doc.id for doc in documents),
-        selfie_ids=_ids(selfie.id for selfie in selfies),
+        document_ids=tuple(i for i, _ in documents),
+        selfie_ids=tuple(i for i, _ in selfies),
         risks=tuple(sorted(refs)),
         causes=refs,
         duplicate_ids=duplicates,

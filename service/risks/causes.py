@@ -69,7 +69,11 @@ class Collector:
 
     def add(self, cause: Cause, score: float | None = None) -> None:
         known = self.causes.get(cause.key)
-        if known is None or (score is not None and score < getattr(known.flagged, "value", 101)):
+        if known is None:
+            self.causes[cause.key] = cause
+            return
+        kept = getattr(known.flagged, "value", None)
+        if score is not None and (kept is None or score < kept):
             self.causes[cause.key] = cause
 
     def reasons(self) -> set[str]:
