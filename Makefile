@@ -52,8 +52,9 @@ demo: venv ## the main job end to end: stack, emulator, service, a handful of us
 bench: venv ## throughput, latency, CPU and memory against the naive baseline and the ceiling
 	$(STACK) $(RUN) python -m bench
 
-docs: venv ## regenerate docs/asyncapi.yaml from the app
+docs: venv ## regenerate docs/asyncapi.yaml and docs/schemas/ (derived events' data) from the code
 	$(RUN) python -m service.asyncapi --out docs/asyncapi.yaml
+	$(RUN) python -m service.events.schemas --out docs/schemas
 
 clean: ## stop this checkout's stack, remove its data, the environment and the caches
 	@deploy/local/stack.sh down

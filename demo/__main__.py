@@ -2,8 +2,9 @@
 
 Starts the Alice emulator (in this process), a fresh database and fresh topics, runs the service
 as a subprocess (`python -m service run`), publishes onboarding-completed events for five users
-moving IN_PROGRESS -> TO_REVIEW -> ACCEPTED / REJECTED (one with a low liveness score, one event
-sent twice), waits until every message is processed, prints what was stored and derived, stops
+moving IN_PROGRESS -> TO_REVIEW -> ACCEPTED / REJECTED (carla's low liveness is flagged, then
+cleared when her new selfie passes; ben uploads an expired passport, flagged `document_expired`;
+one event is sent twice), waits until every message is processed, prints what was stored and derived, stops
 everything it started, and exits 0 (1 if anything did not add up).
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (`make demo` starts the local stack for them).
 """
@@ -159,6 +160,10 @@ class Demo:
                     emu.set_user_state(users[name], state)
                 if name == "eva" and state == "ACCEPTED":
                     emu.add_document(users["eva"], "passport", issuing_country="PRT")
+                if name == "carla" and state == "TO_REVIEW":  # a new selfie that passes
+                    emu.set_scores(users["carla"], liveness=91.0)
+                if name == "ben" and state == "TO_REVIEW":
+                    emu.add_document(users["ben"], "passport", expired=True)
                 await self.publish(producer, users[name], f"{name}-{event}")
                 self.sent += 1
                 self.distinct.add(f"{name}-{event}")
@@ -242,8 +247,15 @@ class Demo:
             print()
             print("messages by outcome: " + ", ".join(f"{r['outcome']}={r['n']}" for r in inbox))
             stored = {r["outcome"]: r["n"] for r in inbox}
+            reasons = {(e["ce_type"], e.get("reason")) for e in events}
+            print(
+                "risks: "
+                + ", ".join(f"{t.rsplit('.', 1)[-1]} {r}" for t, r in sorted(reasons) if r)
+            )
             ok = (
-                sum(stored.values()) == len(self.distinct)  # the duplicate shares its message id
+                ("onboarding.risk.flagged", "document_expired") in reasons
+                and ("onboarding.risk.cleared", "liveness_below_threshold") in reasons
+                and sum(stored.values()) == len(self.distinct)  # the duplicate shares its id
                 and stored.get("dead_lettered", 0) == 0
                 and len(events) == outbox
                 and len({json.dumps(e, sort_keys=True) for e in events}) == len(events)

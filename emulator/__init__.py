@@ -28,7 +28,7 @@ In-process use (pytest-asyncio)::
     emu = AliceEmulator(api_key="test-key", token_ttl_s=3600, seed=0)
     base_url = await emu.start(host="127.0.0.1", port=0)  # "http://127.0.0.1:<port>"
     emu.set_user_state(user_id, "ACCEPTED")        # -> new report version (int)
-    emu.add_document(user_id, "passport")          # issuing_country=... optional
+    emu.add_document(user_id, "passport")          # issuing_country=..., expired=True optional
     emu.set_scores(user_id, liveness=12.5, face_matching=None)  # None = null score
     emu.add_event(user_id, "review_requested", {"by": "ops"})
     emu.delete_user(user_id)                       # report -> 404; create_user() undoes
@@ -63,6 +63,7 @@ Admin endpoints for other processes (JSON bodies; user changes answer
 - `GET /_emulator/users/{id}`; `DELETE /_emulator/users/{id}`
 - `PUT /_emulator/users/{id}/state` `{"state": "ACCEPTED"}`
 - `POST /_emulator/users/{id}/documents` `{"type": "passport", "issuing_country": "ESP"}`
+  (`"expired": true`: its expiry date has passed and its unexpired checks fail)
 - `PUT /_emulator/users/{id}/scores` `{"liveness": 12.5, "face_matching": null}` (absent: kept)
 - `POST /_emulator/users/{id}/events` `{"type": "manual_review", "attributes": {}}`
 

@@ -132,10 +132,14 @@ async def put_state(request: web.Request) -> web.Response:
 
 
 async def post_document(request: web.Request) -> web.Response:
-    """`POST /_emulator/users/{user_id}/documents` `{"type": "passport", "issuing_country"?}`."""
+    """`POST /_emulator/users/{user_id}/documents`
+    `{"type": "passport", "issuing_country"?, "expired"?: true}`."""
     user_id, body = request.match_info["user_id"], await _body(request)
     version = emulator_of(request).add_document(
-        user_id, str(body["type"]), issuing_country=body.get("issuing_country")
+        user_id,
+        str(body["type"]),
+        issuing_country=body.get("issuing_country"),
+        expired=body.get("expired") is True,
     )
     return _changed(user_id, version)
 

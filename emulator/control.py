@@ -124,10 +124,16 @@ class AliceEmulator:
         return self.users.set_state(user_id, state)
 
     def add_document(
-        self, user_id: str, doc_type: str, *, issuing_country: str | None = None
+        self,
+        user_id: str,
+        doc_type: str,
+        *,
+        issuing_country: str | None = None,
+        expired: bool = False,
     ) -> int:
-        """Add a document (`idcard`, `passport`, `driverlicense`, ... or any new type)."""
-        return self.users.add_document(user_id, doc_type, issuing_country)
+        """Add a document (`idcard`, `passport`, `driverlicense`, ... or any new type);
+        `expired`: one whose expiry date has passed (its unexpired checks fail)."""
+        return self.users.add_document(user_id, doc_type, issuing_country, expired=expired)
 
     def set_scores(
         self,

@@ -106,7 +106,9 @@ def media(href_id: str, extension: str, objects: dict[str, Any] | None = None) -
     }
 
 
-def _field_checks(name: str, *, first_side: bool, mrz_side: bool, paired: bool) -> list[Any]:
+def _field_checks(
+    name: str, *, first_side: bool, mrz_side: bool, paired: bool, expired: bool = False
+) -> list[Any]:
     checks = []
     if mrz_side and name in _MRZ_CHECKED:
         checks.append(check("checked_field", 100.0))
@@ -119,7 +121,7 @@ def _field_checks(name: str, *, first_side: bool, mrz_side: bool, paired: bool) 
         if first_side and name == "birth_date":
             checks.append(check("over_18", 100.0))
         if first_side and name == "expiration_date":
-            checks.append(check("unexpired_date", 100.0))
+            checks.append(check("unexpired_date", 0.0 if expired else 100.0))
     return checks
 
 
@@ -132,14 +134,19 @@ def build_document(
     new_id: Callable[[str], str],
     created_at: dt.datetime,
     face_matching: float | None,
+    expired: bool = False,
 ) -> dict[str, Any]:
-    """Render one document; `new_id(label)` gives deterministic UUIDs, `rng` its values."""
+    """Render one document; `new_id(label)` gives deterministic UUIDs, `rng` its values.
+
+    `expired`: issued over ten years before `created_at`, so its expiry date has passed and its
+    `unexpired_document` and `unexpired_date` checks fail."""
     sides, mrz_side, mrz_kind, suffix = _LAYOUTS.get(
         doc_type, ({"front": _GENERIC_FRONT}, None, "", doc_type.upper())
     )
     number_field = DOCUMENT_NUMBER_FIELD.get(doc_type, "document_number")
     number = person.national_id if doc_type == "idcard" else serial_number(rng, doc_type[0].upper())
-    issue = created_at.date() - dt.timedelta(days=rng.randrange(30, 365 * 8))
+    issued_days_ago = rng.randrange(30, 365 * 8) + (3652 if expired else 0)
+    issue = created_at.date() - dt.timedelta(days=issued_days_ago)
     expiry = issue + dt.timedelta(days=3652)  # ten years, whatever the leap days
     mrz = (mrz_td1 if mrz_kind == "td1" else mrz_td3)(person, country, number, expiry)
     values = {
@@ -173,7 +180,11 @@ def build_document(
                 value = to_ascii(value)
             field_name = number_field if name == "NUMBER" else name
             field_checks = _field_checks(
-                name, first_side=index == 0, mrz_side=side == mrz_side, paired=paired
+                name,
+                first_side=index == 0,
+                mrz_side=side == mrz_side,
+                paired=paired,
+                expired=expired,
             )
             score = scores.get(name, 100)
             fields.append(
@@ -200,6 +211,7 @@ def build_document(
     doc_checks: dict[str, float | None] = dict.fromkeys(_CHECK_DETAILS, 100.0)
     doc_checks |= {"authentic_nfc_chip": None, "not_a_forged_document": None}
     doc_checks["face_matching"] = face_matching
+    doc_checks["unexpired_document"] = 0.0 if expired else 100.0
     doc_checks["not_a_printed_document"] = round(rng.uniform(80.0, 99.0), 1)
     doc_checks["not_a_screen_document"] = round(rng.uniform(85.0, 99.0), 1)
     doc_checks["not_a_synthetic_document"] = round(rng.uniform(90.0, 99.5), 1)

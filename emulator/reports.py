@@ -62,6 +62,7 @@ class DocumentSpec:
 
     doc_type: str
     issuing_country: str | None = None
+    expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
             new_id=functools.partial(_document_id, uid, index),
             created_at=created,
             face_matching=match,
+            expired=spec.expired,
         )
         documents.append(document)
         attrs = {"document_id": document["id"], "document_type": spec.doc_type}

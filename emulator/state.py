@@ -118,9 +118,12 @@ class UserRegistry:
         """Set `summary.state.value`; any string is accepted (the state set is open)."""
         return self._change(user_id, state=state)
 
-    def add_document(self, user_id: str, doc_type: str, issuing_country: str | None) -> int:
-        """Append a document uploaded after onboarding."""
-        documents = (*self.get(user_id).inputs.documents, DocumentSpec(doc_type, issuing_country))
+    def add_document(
+        self, user_id: str, doc_type: str, issuing_country: str | None, *, expired: bool = False
+    ) -> int:
+        """Append a document uploaded after onboarding (`expired`: its expiry date has passed)."""
+        spec = DocumentSpec(doc_type, issuing_country, expired)
+        documents = (*self.get(user_id).inputs.documents, spec)
         return self._change(user_id, documents=documents)
 
     def set_scores(

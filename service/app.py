@@ -24,11 +24,12 @@ from service.alice import AliceClient
 from service.batcher import WriteBatcher
 from service.consumer import Consumer, Progress
 from service.derive import Thresholds
+from service.events.envelope import DerivedEventData
 from service.health import health_routes
 from service.ingest import Ingest
 from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
-from service.messages import DerivedEventData, OnboardingCompleted
+from service.messages import OnboardingCompleted
 from service.metrics import Metrics
 from service.processor import Health, Processor, RetryPolicy
 from service.scheduler import KeyedScheduler
@@ -102,6 +103,7 @@ def build_service(
             liveness=settings.liveness_threshold,
             face_matching=settings.face_matching_threshold,
             check=settings.check_threshold,
+            expiry_warning_days=settings.document_expiry_warning_days,
         ),
         output_topic=settings.kafka_output_topic,
         dlq_topic=settings.kafka_dlq_topic,

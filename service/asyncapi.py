@@ -27,6 +27,7 @@ from faststream.specification import AsyncAPI
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from service.app import build_service
+from service.events.schemas import asyncapi_messages
 from service.messages import OnboardingCompleted
 from service.settings import Settings
 
@@ -86,6 +87,7 @@ def asyncapi_yaml() -> str:
     """The AsyncAPI document as YAML: `faststream docs gen --yaml`'s, in a stable order."""
     document = docs_app().schema.to_specification().to_jsonable()
     _input_payload(document)
+    _derived_messages(document)
     for path in _SORTED_MAPPINGS:
         *parents, name = path
         holder = document
@@ -112,6 +114,29 @@ def _input_payload(document: dict[str, Any]) -> None:
         payload = message.get("payload", {})
         if payload.get("$ref") == "#/components/schemas/EmptyPayload":
             payload["$ref"] = "#/components/schemas/OnboardingCompleted"
+
+
+def _derived_messages(document: dict[str, Any]) -> None:
+    """One message per derived event type on the output channel: FastStream documents a
+    publisher with one payload, while the type travels in the `ce_type` header."""
+    components = document.get("components", {})
+    for name, channel in document.get("channels", {}).items():
+        refs = [ref["$ref"].rsplit("/", 1)[-1] for ref in channel.get("messages", {}).values()]
+        payloads = [components["messages"][ref]["payload"].get("$ref", "") for ref in refs]
+        if not any(p.endswith(":Payload") for p in payloads) or name not in document["operations"]:
+            continue
+        messages, schemas = asyncapi_messages(name)
+        for ref, payload in zip(refs, payloads, strict=True):
+            del components["messages"][ref]
+            components["schemas"].pop(payload.rsplit("/", 1)[-1], None)
+        components["messages"].update(messages)
+        components["schemas"].update(schemas)
+        channel["messages"] = {
+            key.split(":", 1)[1]: {"$ref": f"#/components/messages/{key}"} for key in messages
+        }
+        document["operations"][name]["messages"] = [
+            {"$ref": f"#/channels/{name}/messages/{key.split(':', 1)[1]}"} for key in messages
+        ]
 
 
 def __getattr__(name: str) -> AsgiFastStream:

@@ -26,12 +26,8 @@ from service.errors import (
     StorageRejected,
     error_location,
 )
-from service.messages import (
-    cloudevent_headers,
-    dead_letter_headers,
-    derived_event_id,
-    encode_data,
-)
+from service.events.kafka import to_kafka
+from service.messages import dead_letter_headers, derived_event_id
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
@@ -199,18 +195,19 @@ class Ingest:
                 for position, event in enumerate(report.events)
                 if event.id
             )
-            outbox.extend(
-                OutboxRow(
-                    event_id=event.id,
-                    topic=self._output_topic,
-                    key=item.user_id.encode(),
-                    headers=[*cloudevent_headers(event), *item.trace_headers],
-                    payload=encode_data(event),
-                    event_type=event.type,
-                    user_id=item.user_id,
+            for event in derived:
+                headers, value = to_kafka(event)
+                outbox.append(
+                    OutboxRow(
+                        event_id=event.id,
+                        topic=self._output_topic,
+                        key=item.user_id.encode(),
+                        headers=[*headers, *item.trace_headers],
+                        payload=value,
+                        event_type=event.type,
+                        user_id=item.user_id,
+                    )
                 )
-                for event in derived
-            )
             results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
         failed = [m for m, r in results.items() if isinstance(r, IngestorError)]
         await repo.release_messages(connection, failed)

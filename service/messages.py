@@ -1,4 +1,5 @@
-"""The wire contracts: the input event, the derived CloudEvents, and dead-letter headers.
+"""The wire contracts: the input event, dead-letter headers, and (from `service.events`) the
+derived CloudEvents.
 
 Versioned, frozen models with field descriptions (they feed the AsyncAPI document) and
 deterministic ids: deriving the same change twice gives the same CloudEvents `ce_id`.
@@ -17,6 +18,25 @@ from typing import Any, Final
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import InvalidInputEvent
+from service.events.envelope import (
+    CE_SOURCE,
+    CE_SPECVERSION,
+    CONTENT_TYPE_JSON,
+    DERIVED_TYPES,
+    DOCUMENT_ADDED,
+    DOCUMENT_NFC_VERIFIED,
+    DOCUMENT_VOIDED,
+    ID_NAMESPACE,
+    RESULT_CHANGED,
+    RISK_CLEARED,
+    RISK_FLAGGED,
+    SELFIE_ADDED,
+    SELFIE_VOIDED,
+    STATE_CHANGED,
+    TRUSTED_DOCUMENT_ADDED,
+    DerivedEvent,
+    derived_event_id,
+)
 
 _JSON_TYPE_NAMES: Final = {
     list: "array",
@@ -26,12 +46,6 @@ _JSON_TYPE_NAMES: Final = {
     bool: "boolean",
     type(None): "null",
 }
-
-CE_SPECVERSION: Final = "1.0"
-CE_SOURCE: Final = "urn:alice-report-ingestor"
-CONTENT_TYPE_JSON: Final = "application/json"
-# Namespace of the deterministic ids: uuid5(namespace, what identifies the change).
-ID_NAMESPACE: Final = uuid.UUID("6b0c3a86-38b7-4c0f-9bd4-5d6a2f1c9e71")
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -210,86 +224,26 @@ def _parse_input(
     )
 
 
-# --- Derived events (output) -----------------------------------------------------------------
-STATE_CHANGED: Final = "onboarding.user.state_changed"
-RESULT_CHANGED: Final = "onboarding.result.changed"
-DOCUMENT_ADDED: Final = "onboarding.document.added"
-SELFIE_ADDED: Final = "onboarding.selfie.added"
-RISK_FLAGGED: Final = "onboarding.risk.flagged"
-DERIVED_TYPES: Final = (STATE_CHANGED, RESULT_CHANGED, DOCUMENT_ADDED, SELFIE_ADDED, RISK_FLAGGED)
-
-
-class DerivedEvent(BaseModel):
-    """One state change derived from two snapshots, published as a CloudEvent (data v1)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(description="Deterministic CloudEvents id (uuid5 of the change).")
-    type: str = Field(description="CloudEvents type, e.g. onboarding.user.state_changed.")
-    user_id: str = Field(description="The Alice user id; also ce_subject and the record key.")
-    time: AwareDatetime = Field(description="When the change was observed.")
-    data: dict[str, Any] = Field(description="The JSON data: user_id, report_id and the change.")
-
-
-class DerivedEventData(BaseModel):
-    """Output (v1): the record value of a derived CloudEvent; which fields appear depends on
-    `ce_type` (the CloudEvents attributes travel as `ce_*` headers, Kafka binary mode)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    user_id: str = Field(description="The Alice user id (all types).")
-    report_id: str = Field(description="The report the change was derived from (all types).")
-    from_: str | None = Field(
-        default=None,
-        alias="from",
-        description="state_changed: previous state (null the first time); result.changed: "
-        "previous value.",
-    )
-    to: str | None = Field(default=None, description="state_changed / result.changed: new value.")
-    results: dict[str, str | None] | None = Field(
-        default=None, description="state_changed: the four summary result dimensions."
-    )
-    dimension: str | None = Field(default=None, description="result.changed: which dimension.")
-    document_id: str | None = Field(default=None, description="document.added: the document.")
-    type: str | None = Field(default=None, description="document.added: document type.")
-    issuing_country: str | None = Field(
-        default=None, description="document.added: ISO 3166-1 alpha-3."
-    )
-    selfie_id: str | None = Field(default=None, description="selfie.added: the selfie.")
-    reason: str | None = Field(
-        default=None,
-        description="risk.flagged: liveness_below_threshold, face_matching_below_threshold, "
-        "duplicates_found or check_failed.",
-    )
-    value: float | None = Field(default=None, description="risk.flagged: the offending score.")
-    threshold: float | None = Field(default=None, description="risk.flagged: the threshold.")
-    check: str | None = Field(default=None, description="risk.flagged (check_failed): check key.")
-    scope: str | None = Field(default=None, description="risk.flagged (check_failed): where.")
-    owner_id: str | None = Field(default=None, description="risk.flagged: selfie/document id.")
-    count: int | None = Field(default=None, description="risk.flagged (duplicates_found).")
-
-
-def derived_event_id(user_id: str, event_type: str, change: str) -> str:
-    """The deterministic id of a change: same user, type and change text, same id."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"{user_id}|{event_type}|{change}"))
-
-
-def cloudevent_headers(event: DerivedEvent) -> list[tuple[str, bytes]]:
-    """Kafka binary-mode CloudEvents headers of a derived event."""
-    return [
-        ("ce_specversion", CE_SPECVERSION.encode()),
-        ("ce_id", event.id.encode()),
-        ("ce_source", CE_SOURCE.encode()),
-        ("ce_type", event.type.encode()),
-        ("ce_time", event.time.astimezone(UTC).isoformat().encode()),
-        ("ce_subject", event.user_id.encode()),
-        ("content-type", CONTENT_TYPE_JSON.encode()),
-    ]
-
-
-def encode_data(event: DerivedEvent) -> bytes:
-    """The record value: compact JSON of the event's data."""
-    return json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+# --- Derived events (output): defined in service.events, re-exported here ----------------------
+__all__ = [
+    "CE_SOURCE",
+    "CE_SPECVERSION",
+    "CONTENT_TYPE_JSON",
+    "DERIVED_TYPES",
+    "DOCUMENT_ADDED",
+    "DOCUMENT_NFC_VERIFIED",
+    "DOCUMENT_VOIDED",
+    "ID_NAMESPACE",
+    "RESULT_CHANGED",
+    "RISK_CLEARED",
+    "RISK_FLAGGED",
+    "SELFIE_ADDED",
+    "SELFIE_VOIDED",
+    "STATE_CHANGED",
+    "TRUSTED_DOCUMENT_ADDED",
+    "DerivedEvent",
+    "derived_event_id",
+]
 
 
 # --- Dead letters ------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     liveness_threshold: float = Field(default=50.0, ge=0, le=100)
     face_matching_threshold: float = Field(default=50.0, ge=0, le=100)
     check_threshold: float = Field(default=50.0, ge=0, le=100)
+    document_expiry_warning_days: int = Field(default=90, ge=0, le=3650)
     shutdown_timeout_s: float = Field(default=20.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(default=1.0, gt=0)

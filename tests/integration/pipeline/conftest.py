@@ -385,15 +385,28 @@ async def gateway(emulator: AliceEmulator) -> AsyncIterator[AliceGateway]:
     await proxy.stop()
 
 
-def expected_first_events(emulator: AliceEmulator, user_id: str) -> int:
-    """How many events the user's current report derives as a first snapshot (pure domain)."""
-    from datetime import UTC, datetime  # noqa: PLC0415
+# What the first report of a plain user derives, written out: its state from null, its two
+# documents, its selfie, and no risk (the emulator's document checks pass, its documents expire
+# years after the report, and create_plain_user pins liveness and face matching at 90).
+FIRST_EVENTS = (
+    "onboarding.user.state_changed",
+    "onboarding.document.added",
+    "onboarding.document.added",
+    "onboarding.selfie.added",
+)
 
-    from service.derive import Thresholds, derive_events  # noqa: PLC0415
-    from service.report import parse_report  # noqa: PLC0415
 
-    report = parse_report(emulator.report_bytes(user_id)).report
-    events, _ = derive_events(
-        None, report, content_hash="-", observed_at=datetime.now(UTC), thresholds=Thresholds()
-    )
-    return len(events)
+def create_plain_user(emulator: AliceEmulator, user_id: str) -> int:
+    """Create a user whose first report derives exactly FIRST_EVENTS; returns how many."""
+    emulator.create_user(user_id)
+    emulator.set_scores(user_id, liveness=90.0, face_matching=90.0)
+    return len(FIRST_EVENTS)
+
+
+def distinct_types(records: list[Received]) -> tuple[str, ...]:
+    """The ce_type of each distinct ce_id, in order of first arrival (the relay publishes at
+    least once, so a record may arrive twice)."""
+    first: dict[bytes, str] = {}
+    for record in records:
+        first.setdefault(record.headers["ce_id"], record.headers["ce_type"].decode())
+    return tuple(first.values())

@@ -19,8 +19,8 @@ from tests.integration.pipeline.conftest import (
     SettingsFactory,
     Topics,
     committed_offsets,
+    create_plain_user,
     eventually,
-    expected_first_events,
     metric,
     running,
     settings_env,
@@ -44,8 +44,7 @@ async def test_kill_between_db_commit_and_offset_commit_doubles_nothing(
     takes the redelivered message as a duplicate: one snapshot, one set of outbox rows, the
     same ce_ids on the output topic once each, and the offset committed at last."""
     user_id = str(uuid.uuid4())
-    emulator.create_user(user_id)
-    derived = expected_first_events(emulator, user_id)
+    derived = create_plain_user(emulator, user_id)
     group_id = f"g-crash-{uuid.uuid4().hex[:8]}"
     # The minimum session timeout, so the killed member leaves the group soon after the kill.
     first_run = make_settings(

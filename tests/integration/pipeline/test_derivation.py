@@ -4,19 +4,17 @@ derived events, published in the user's order."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 
 from emulator import AliceEmulator
-from service.derive import Thresholds, open_risks
-from service.report import parse_report
 from tests.integration.pipeline.conftest import (
     Producer,
     ReaderFactory,
     Received,
     SettingsFactory,
     Topics,
+    create_plain_user,
     eventually,
     running,
     stays_at,
@@ -27,30 +25,7 @@ RESULT = "onboarding.result.changed"
 DOCUMENT = "onboarding.document.added"
 SELFIE = "onboarding.selfie.added"
 RISK = "onboarding.risk.flagged"
-SEED = 7  # the emulator fixture's seed: a scratch emulator with it renders the same reports
-
-
-def _risks(emulator: AliceEmulator, user_id: str) -> dict[str, Any]:
-    return open_risks(parse_report(emulator.report_bytes(user_id)).report, Thresholds())
-
-
-def clean_user() -> str:
-    """A user whose report has no risk, before and after a passport is added.
-
-    Chosen by rehearsing on a scratch emulator with the fixture's seed, so that each step of
-    the test changes only what it says (the emulator draws scores per user).
-    """
-    for _ in range(200):
-        user_id = str(uuid.uuid4())
-        scratch = AliceEmulator(seed=SEED)
-        scratch.create_user(user_id)
-        if _risks(scratch, user_id):
-            continue
-        before = scratch.report(user_id)["summary"]["result"]
-        scratch.add_document(user_id, "passport")
-        if not _risks(scratch, user_id) and scratch.report(user_id)["summary"]["result"] == before:
-            return user_id
-    raise AssertionError("no risk-free user in 200 draws")
+CLEARED = "onboarding.risk.cleared"
 
 
 def _types(records: list[Received]) -> list[str]:
@@ -71,11 +46,17 @@ async def test_report_changes_derive_exactly_the_expected_events_in_order(
     pg: asyncpg.Connection,
 ) -> None:
     """State, document and score changes derive state_changed (from/to), result.changed,
-    document.added and one risk.flagged that is not flagged again while the risk persists,
-    each exactly once and in the order the changes happened."""
-    user_id = clean_user()
-    emulator.create_user(user_id, state="TO_REVIEW")
+    document.added, one risk.flagged about the selfie that is not flagged again while the risk
+    persists, and a risk.cleared naming it once the score recovers, each exactly once and in the
+    order the changes happened."""
+    user_id = str(uuid.uuid4())
+    create_plain_user(emulator, user_id)
     initial = emulator.report(user_id)
+    selfie_id, initial_documents = (
+        initial["selfies"][0]["id"],
+        {d["id"] for d in initial["documents"]},
+    )
+    ids = {"user_id": user_id, "report_id": initial["id"]}
     output = await read_topic(topics.output)
     seen = 0
 
@@ -101,36 +82,61 @@ async def test_report_changes_derive_exactly_the_expected_events_in_order(
         first = await step("initial")
         assert _types(first) == [STATE, DOCUMENT, DOCUMENT, SELFIE]
         assert _change(first[0]) == (None, "TO_REVIEW")
-        initial_documents = {d["id"] for d in initial["documents"]}
-        assert {r.json()["document_id"] for r in first[1:3]} == initial_documents
+        assert [r.json().get("document_id", r.json().get("selfie_id")) for r in first[1:]] == [
+            *(d["id"] for d in initial["documents"]),
+            selfie_id,
+        ]
 
         emulator.set_user_state(user_id, "ACCEPTED")
         accepted = await step("accepted")
-        assert _types(accepted) == [STATE]
-        assert _change(accepted[0]) == ("TO_REVIEW", "ACCEPTED")
+        assert [(_types([r]), _change(r)) for r in accepted] == [
+            ([STATE], ("TO_REVIEW", "ACCEPTED"))
+        ]
 
         emulator.add_document(user_id, "passport")
         passport = await step("passport")
         assert _types(passport) == [DOCUMENT]
-        assert passport[0].json()["type"] == "passport"
-        assert passport[0].json()["document_id"] not in initial_documents
+        added = passport[0].json()
+        assert (added["type"], added["document_id"] in initial_documents) == ("passport", False)
 
         emulator.set_scores(user_id, liveness=12.5)
         spoofed = await step("liveness-low")
-        assert _types(spoofed) == [RESULT] + [RISK] * (len(spoofed) - 1)
-        assert spoofed[0].json()["dimension"] == "selfie_security"
-        assert _change(spoofed[0]) == ("ok", "ko")
-        risks = [r.json() for r in spoofed[1:]]
-        liveness = [r for r in risks if r["reason"] == "liveness_below_threshold"]
-        assert [r["value"] for r in liveness] == [12.5]
+        assert _types(spoofed) == [RESULT, RISK]
+        assert spoofed[0].json() == {
+            **ids,
+            "dimension": "selfie_security",
+            "from": "ok",
+            "to": "ko",
+        }
+        assert spoofed[1].json() == {
+            **ids,
+            "reason": "liveness_below_threshold",
+            "selfie_id": selfie_id,
+            "value": 12.5,
+            "threshold": 50.0,
+        }
 
         emulator.set_scores(user_id, liveness=10.0)  # still low: the risk persists
         assert await step("liveness-lower") == []
 
+        emulator.set_scores(user_id, liveness=88.0)  # recovered: the risk is cleared
+        recovered = await step("liveness-recovered")
+        assert _types(recovered) == [RESULT, CLEARED]
+        assert recovered[1].json() == {
+            **ids,
+            "reason": "liveness_below_threshold",
+            "flagged_event_id": spoofed[1].headers["ce_id"].decode(),
+            "document_id": None,
+            "selfie_id": selfie_id,
+            "field": None,
+            "check": None,
+        }
+
         emulator.set_user_state(user_id, "REJECTED")
         rejected = await step("rejected")
-        assert _types(rejected) == [STATE]
-        assert _change(rejected[0]) == ("ACCEPTED", "REJECTED")
+        assert [(_types([r]), _change(r)) for r in rejected] == [
+            ([STATE], ("ACCEPTED", "REJECTED"))
+        ]
 
         records = await stays_at(output, seen)
 
@@ -138,7 +144,7 @@ async def test_report_changes_derive_exactly_the_expected_events_in_order(
     snapshots = await pg.fetchval(
         "SELECT count(*) FROM report_snapshots WHERE user_id = $1", user_id
     )
-    assert snapshots == 6
+    assert snapshots == 7
 
 
 def _assert_user_order(records: list[Received], user_id: str) -> None:

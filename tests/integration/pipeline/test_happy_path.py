@@ -13,6 +13,7 @@ from tests.integration.pipeline.conftest import (
     ReaderFactory,
     SettingsFactory,
     Topics,
+    distinct_types,
     eventually,
     running,
 )
@@ -24,6 +25,7 @@ CE_HEADERS = {
     "ce_type",
     "ce_time",
     "ce_subject",
+    "ce_dataschema",
     "content-type",
 }
 
@@ -67,7 +69,7 @@ async def test_event_becomes_snapshot_events_and_derived_cloudevents(
     assert user["state"] == "TO_REVIEW"
     assert user["last_snapshot_id"] == snapshot["id"]
 
-    types = [r.headers["ce_type"].decode() for r in records]
+    types = list(distinct_types(records))  # the relay publishes at least once
     assert types[0] == "onboarding.user.state_changed"
     assert types.count("onboarding.document.added") == len(report["documents"])
     assert types.count("onboarding.selfie.added") == len(report["selfies"])

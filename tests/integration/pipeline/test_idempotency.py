@@ -13,8 +13,8 @@ from tests.integration.pipeline.conftest import (
     ReaderFactory,
     SettingsFactory,
     Topics,
+    create_plain_user,
     eventually,
-    expected_first_events,
     metric,
     running,
     settled,
@@ -32,8 +32,7 @@ async def test_duplicate_event_and_unchanged_report_store_one_snapshot(
     """A redelivered event is a duplicate and a refetched unchanged report is unchanged:
     one snapshot, one set of outbox rows, and no derived event published twice."""
     user_id = str(uuid.uuid4())
-    emulator.create_user(user_id)
-    first_derived = expected_first_events(emulator, user_id)
+    first_derived = create_plain_user(emulator, user_id)
     first, again = f"dup-{uuid.uuid4().hex}", f"again-{uuid.uuid4().hex}"
     output = await read_topic(topics.output)
 

@@ -14,8 +14,8 @@ from tests.integration.pipeline.conftest import (
     SettingsFactory,
     Topics,
     committed_offsets,
+    create_plain_user,
     eventually,
-    expected_first_events,
     metric,
     running,
     settled,
@@ -41,8 +41,7 @@ async def test_partitions_moving_mid_drain_lose_and_double_nothing(
     users = [str(uuid.uuid4()) for _ in range(USERS)]
     expected_events = 0
     for user_id in users:
-        emulator.create_user(user_id)
-        expected_events += expected_first_events(emulator, user_id)
+        expected_events += create_plain_user(emulator, user_id)
     emulator.set_faults(latency_ms=250)
     output = await read_topic(topics.output)
     for n in range(MESSAGES_PER_USER):

@@ -12,11 +12,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from emulator import AliceEmulator
 from service.app import build_service
 from tests.integration.pipeline.conftest import (
+    FIRST_EVENTS,
     Producer,
     ReaderFactory,
     SettingsFactory,
     Topics,
-    expected_first_events,
+    create_plain_user,
+    distinct_types,
 )
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -36,8 +38,7 @@ async def test_trace_context_flows_from_input_to_derived_events(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     user_id = str(uuid.uuid4())
-    emulator.create_user(user_id)
-    expected = expected_first_events(emulator, user_id)
+    expected = create_plain_user(emulator, user_id)
     output = await read_topic(topics.output)
     service = build_service(make_settings(), tracing=provider)
     async with service.app:
@@ -52,6 +53,7 @@ async def test_trace_context_flows_from_input_to_derived_events(
     assert {"alice fetch_report", "db record", "outbox publish"} <= names, names
     message_spans = [s for s in spans if s.name in ("alice fetch_report", "db record")]
     assert {format(s.context.trace_id, "032x") for s in message_spans} == {TRACE_ID}
+    assert list(distinct_types(records)) == list(FIRST_EVENTS)
     for record in records:
         traceparent = record.headers["traceparent"].decode()
         assert traceparent.split("-")[1] == TRACE_ID

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from service.events.data import RISK_REASONS
+from service.events.envelope import DERIVED_TYPES
 from service.settings import Settings
 from tests.unit.deploy.manifests import ROOT
 
@@ -59,15 +61,43 @@ def test_document_describes_input_output_and_dead_letter_channels() -> None:
         defaults["kafka_dlq_topic"].default: "send",
     }
     schemas = document["components"]["schemas"]
-    assert {"DerivedEventData", "OnboardingCompleted"} <= set(schemas)
+    assert {"RiskFlagged", "StateChanged", "OnboardingCompleted"} <= set(schemas)
     assert "EmptyPayload" not in schemas
-    payloads = {
-        document["channels"][name]["address"]: message["payload"]["$ref"].rsplit("/", 1)[-1]
-        for name, channel in document["channels"].items()
-        for message in [
-            document["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
-            for ref in channel["messages"].values()
-        ]
+    payloads: dict[str, set[str]] = {}
+    for channel in document["channels"].values():
+        for ref in channel["messages"].values():
+            message = document["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
+            payload = message["payload"]["$ref"].rsplit("/", 1)[-1]
+            payloads.setdefault(channel["address"], set()).add(payload)
+    assert payloads[defaults["kafka_input_topic"].default] == {"OnboardingCompleted"}
+    assert payloads[defaults["kafka_output_topic"].default] == {
+        "StateChanged",
+        "ResultChanged",
+        "DocumentAdded",
+        "DocumentVoided",
+        "DocumentNfcVerified",
+        "SelfieAdded",
+        "SelfieVoided",
+        "TrustedDocumentAdded",
+        "RiskFlagged",
+        "RiskCleared",
     }
-    assert payloads[defaults["kafka_input_topic"].default] == "OnboardingCompleted"
-    assert payloads[defaults["kafka_output_topic"].default] == "DerivedEventData"
+
+
+def test_document_lists_every_derived_type_and_reason() -> None:
+    """The output channel has one message per derived event type, its ce_type and dataschema
+    fixed in its headers, and risk.flagged lists every reason."""
+    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    output = document["channels"]["derived-state-changes"]["messages"]
+    assert set(output) == set(DERIVED_TYPES)
+    for event_type, ref in output.items():
+        message = document["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
+        headers = message["headers"]["properties"]
+        assert headers["ce_type"]["const"] == event_type
+        assert (
+            headers["ce_dataschema"]["const"] == f"urn:alice-report-ingestor:schema:{event_type}:v1"
+        )
+    schemas = document["components"]["schemas"]
+    variants = [ref["$ref"].rsplit("/", 1)[-1] for ref in schemas["RiskFlagged"]["oneOf"]]
+    reasons = {schemas[name]["properties"]["reason"]["const"] for name in variants}
+    assert reasons == set(RISK_REASONS)

@@ -11,7 +11,6 @@ import pytest
 
 from service.errors import InvalidInputEvent
 from service.messages import (
-    CE_SOURCE,
     DLQ_ATTEMPTS,
     DLQ_ERROR_CLASS,
     DLQ_FAILED_AT,
@@ -22,12 +21,9 @@ from service.messages import (
     DLQ_SOURCE_TOPIC,
     MAX_REASON_CHARS,
     STATE_CHANGED,
-    DerivedEvent,
     Headers,
-    cloudevent_headers,
     dead_letter_headers,
     derived_event_id,
-    encode_data,
     headers_from_json,
     headers_to_json,
     parse_input,
@@ -176,45 +172,6 @@ def test_parse_input_rejects(value: bytes | None, named: str) -> None:
     assert SECRET not in reason
     assert SECRET not in str(caught.value)
     assert caught.value.__cause__ is None
-
-
-def _event(**changes: Any) -> DerivedEvent:
-    fields: dict[str, Any] = {
-        "id": derived_event_id(USER_ID, STATE_CHANGED, "a>b|state"),
-        "type": STATE_CHANGED,
-        "user_id": USER_ID,
-        "time": datetime(2024, 3, 5, 12, 12, 52, tzinfo=timezone(timedelta(hours=2))),
-        "data": {
-            "user_id": USER_ID,
-            "report_id": "9dcc4f7c-a652-4041-81f9-fa71ba89d6d3",
-            "from": None,
-            "to": "TO_REVIEW",
-            "note": "Ñandú — ünïcode",
-        },
-    }
-    fields.update(changes)
-    return DerivedEvent(**fields)
-
-
-def test_cloudevent_headers_are_exactly_the_binary_mode_set() -> None:
-    """A derived event carries exactly the CloudEvents binary-mode headers, time in UTC."""
-    event = _event()
-    assert dict(cloudevent_headers(event)) == {
-        "ce_specversion": b"1.0",
-        "ce_id": event.id.encode(),
-        "ce_source": CE_SOURCE.encode(),
-        "ce_type": STATE_CHANGED.encode(),
-        "ce_time": b"2024-03-05T10:12:52+00:00",
-        "ce_subject": USER_ID.encode(),
-        "content-type": b"application/json",
-    }
-    assert len(cloudevent_headers(event)) == 7
-
-
-def test_encode_data_round_trips() -> None:
-    """The record value is JSON that decodes back to the event's data, non-ASCII included."""
-    event = _event()
-    assert json.loads(encode_data(event)) == event.data
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,30 @@ def test_added_document_appears_and_keeps_the_rest() -> None:
     assert created[-1]["attributes"]["document_id"] == added["id"]
 
 
+def test_expired_document_has_a_past_expiry_and_failing_checks() -> None:
+    """An added expired document expires before the report and fails its unexpired checks,
+    and leaves the documents already there unchanged."""
+    emu = AliceEmulator()
+    before = emu.report(USERS[2])
+    emu.add_document(USERS[2], "passport", expired=True)
+    after = emu.report(USERS[2])
+    assert after["documents"][:-1] == before["documents"]
+    added = after["documents"][-1]
+    expiry = next(f["value"] for f in added["summary_fields"] if f["name"] == "expiration_date")
+    assert expiry < after["created_at"][:10]
+    checks = {c["key"]: c["value"] for c in added["checks"]}
+    assert checks["unexpired_document"] == 0.0
+    field_checks = [
+        c["value"]
+        for side in added["sides"].values()
+        if side
+        for f in side["fields"]
+        for c in f["checks"]
+        if c["key"] == "unexpired_date"
+    ]
+    assert field_checks == [0.0]
+
+
 def test_scores_drive_results() -> None:
     """A liveness below 50 makes selfie_security "ko"; null scores make it "n/a"."""
     emu = AliceEmulator()
