@@ -1,9 +1,12 @@
 """One identity document of a generated report: sides, fields, checks, media.
 
-The structure follows the synthetic example in `tests/data/report-example.json`: an MRZ side
-whose fields carry `checked_field` checks, date fields with format and range checks, thirteen
-document-level checks of which `face_matching` equals the face matching score. Unknown document
-types still render (front side only, a `document_number` field): the type set is open.
+The structure follows the synthetic example in `tests/data/report-example.json` and Alice's SDK
+models: an MRZ side whose fields carry `checked_field` checks, date fields with format and range
+checks, the twelve document-level checks the SDK names (`not_a_forged_document`, seen only in the
+example, is left out), of which `face_matching` equals the face matching score and
+`authentic_nfc_chip` is scored only when the chip was read. A `DocumentVariant` turns on NFC,
+expiry, voiding, a missing side, null media, forensics scores or failing field checks. Unknown
+document types still render (front side only, a `document_number` field): the type set is open.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from emulator.parts import (
@@ -23,7 +25,18 @@ from emulator.parts import (
     media,
     timestamp,
 )
-from emulator.people import Person, mrz_td1, mrz_td3, serial_number, to_ascii
+from emulator.people import Person, mrz_td1, mrz_td3, serial_number
+from emulator.sides import (
+    ADULT_AGE,
+    NFC_FIELDS,
+    NFC_TYPES,
+    Dates,
+    Layout,
+    field_values,
+    pass_if,
+    render_side,
+    years_between,
+)
 
 DOCUMENT_NUMBER_FIELD: dict[str, str] = {
     "idcard": "id_number",
@@ -65,8 +78,6 @@ _LAYOUTS: dict[str, tuple[dict[str, tuple[str, ...]], str | None, str, str]] = {
 }
 _GENERIC_FRONT = ("first_name", "last_name", "NUMBER", "birth_date", "expiration_date")
 _NOT_IN_SUMMARY = {"mrz", "support_number", "birth_place", "categories"}
-_MRZ_CHECKED = {"first_name", "last_name", "NUMBER", "id_number", "birth_date"}
-_MRZ_CHECKED |= {"expiration_date", "mrz"}
 _CHECK_DETAILS = {
     "authentic_nfc_chip": "The document's NFC is signed by an official authority. "
     "It has not been tampered nor cloned.",
@@ -83,134 +94,6 @@ _CHECK_DETAILS = {
     "of compromised documents",
     "unexpired_document": "The document has not expired",
 }
-
-
-def years_between(earlier: dt.date, later: dt.date) -> int:
-    """Whole years from `earlier` to `later` (an age)."""
-    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))
-
-
-def pass_if(condition: bool) -> float:
-    """A check value: 100 when the condition holds, 0 when it does not."""
-    return 100.0 if condition else 0.0
-
-
-def _field_checks(
-    name: str, *, first_side: bool, mrz_side: bool, paired: bool, dates: _Dates
-) -> list[Any]:
-    checks = []
-    if mrz_side and name in _MRZ_CHECKED:
-        checks.append(check("checked_field", 100.0))
-        if name == "first_name":
-            checks.append(check("complete_mrz_name", 100.0))
-    elif paired and name in {"first_name", "last_name", "NUMBER"}:
-        checks.append(check("consistent_field", 100.0))
-    if name.endswith("_date"):
-        checks += [check("valid_date_format", 100.0), check("valid_date_range", 100.0)]
-        if first_side and name == "birth_date":
-            checks.append(check("over_18", pass_if(dates.adult)))
-        if first_side and name == "expiration_date":
-            checks.append(check("unexpired_date", pass_if(dates.unexpired)))
-    return checks
-
-
-@dataclass(frozen=True, slots=True)
-class _Dates:
-    adult: bool
-    unexpired: bool
-
-
-_NFC_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "NUMBER",
-    "birth_date",
-    "expiration_date",
-)
-_NFC_FIELDS += ("nationality", "gender")
-_NFC_TYPES = {"idcard", "passport", "residencepermit"}
-
-
-ADULT_AGE = 18
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    number_field: str
-    mrz_side: str | None
-    paired: bool
-    template: str
-    dates: _Dates
-
-
-def _values(
-    person: Person, number: str, issue: dt.date, expiry: dt.date, mrz: str
-) -> dict[str, str]:
-    return {
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "NUMBER": number,
-        "id_number": person.national_id,
-        "birth_date": person.birth_date.isoformat(),
-        "nationality": person.nationality,
-        "gender": person.gender,
-        "issue_date": issue.isoformat(),
-        "expiration_date": expiry.isoformat(),
-        "address": person.address,
-        "birth_place": person.birth_place,
-        "categories": "AM B",
-        "mrz": mrz,
-    }
-
-
-def _render_side(
-    side: str,
-    *,
-    index: int,
-    names: tuple[str, ...],
-    values: dict[str, str],
-    scores: dict[str, int],
-    layout: _Layout,
-    rng: random.Random,
-    new_id: Callable[[str], str],
-) -> dict[str, Any]:
-    machine_read = side in {layout.mrz_side, "internal"}
-    fields = []
-    for name in names:
-        value = values[name]
-        if machine_read and name in {"first_name", "last_name"}:
-            value = to_ascii(value)
-        field_checks = _field_checks(
-            name,
-            first_side=index == 0,
-            mrz_side=machine_read,
-            paired=layout.paired,
-            dates=layout.dates,
-        )
-        field_name = layout.number_field if name == "NUMBER" else name
-        fields.append(
-            {"name": field_name, "value": value, "score": scores.get(name, 100)}
-            | {"checks": field_checks}
-        )
-    if side == "internal":  # the chip holds the holder's photo only
-        side_media = {"face": media(new_id("internal/media/face"), "jpg")}
-    else:
-        face = {"face": {"x": rng.randint(20, 60), "y": rng.randint(80, 110)}} if index == 0 else {}
-        if face:
-            face["face"] |= {"width": rng.randint(150, 190), "height": rng.randint(200, 230)}
-        side_media = {
-            "document": media(new_id(f"{side}/media/document"), "jpg"),
-            "cropped_document": media(new_id(f"{side}/media/cropped"), "jpg", face),
-            "cropped_thumbnail": media(new_id(f"{side}/media/thumbnail"), "jpg"),
-        }
-    return {
-        "side": side,
-        "fields": fields,
-        "media": side_media,
-        "meta": {"template": layout.template, "manual": False},
-        "created_at": None,
-        "forensics_scores": None,
-    }
 
 
 def build_document(
@@ -231,24 +114,24 @@ def build_document(
     # Draws for variants come from their own generator, so that turning a variant on leaves
     # every other value of the document as it was.
     extra = random.Random(new_id("variant"))
-    nfc = variant.nfc and doc_type in _NFC_TYPES
+    nfc = variant.nfc and doc_type in NFC_TYPES
     number_field = DOCUMENT_NUMBER_FIELD.get(doc_type, "document_number")
     number = person.national_id if doc_type == "idcard" else serial_number(rng, doc_type[0].upper())
     issue = created_at.date() - dt.timedelta(days=rng.randrange(30, 365 * 8))
     if variant.expired:
         issue -= dt.timedelta(days=3652 + extra.randrange(30, 700))
     expiry = issue + dt.timedelta(days=3652)  # ten years, whatever the leap days
-    dates = _Dates(
+    dates = Dates(
         adult=years_between(person.birth_date, created_at.date()) >= ADULT_AGE,
         unexpired=expiry > created_at.date(),
     )
     mrz = (mrz_td1 if mrz_kind == "td1" else mrz_td3)(person, country, number, expiry)
-    values = _values(person, number, issue, expiry, mrz) | {
+    values = field_values(person, number, issue, expiry, mrz) | {
         "support_number": serial_number(rng, "B")
     }
     scores = {"address": rng.randint(80, 95), "birth_place": rng.randint(85, 95)}
     scores["support_number"] = rng.randint(95, 99)
-    layout = _Layout(
+    layout = Layout(
         number_field=number_field,
         mrz_side=mrz_side,
         paired=len(sides) > 1 and mrz_side is not None,
@@ -258,11 +141,11 @@ def build_document(
     rendered_sides: dict[str, Any] = {"front": None, "back": None, "internal": None}
     summary: dict[str, dict[str, Any]] = {}
     moment = created_at
-    side_names = list(sides.items()) + ([("internal", _NFC_FIELDS)] if nfc else [])
+    side_names = list(sides.items()) + ([("internal", NFC_FIELDS)] if nfc else [])
     for index, (side, names) in enumerate(side_names):
         side_rng = extra if side == "internal" else rng
         moment += dt.timedelta(seconds=side_rng.uniform(8.0, 14.0))
-        rendered = _render_side(
+        rendered = render_side(
             side,
             index=index,
             names=names,
