@@ -4,7 +4,7 @@ It serves the API at the root of its base URL (use that as ALICE_API_URL, with
 ALLOW_INSECURE_ALICE_URL=true: it speaks plain http), binds loopback
 addresses only, never logs tokens or report bodies, and is not part of the service image.
 
-API endpoints (as in `/work/shared/alice/API.md`):
+API endpoints (as in the contract `../shared/alice/API.md`, from the project root):
 - `GET /login_token`, header `apikey: <key>` -> `200 {"token": JWT}`; bad key -> 401.
 - `GET /backend_token/{user_id}`, `Authorization: Bearer <login token>` -> `200 {"token": JWT}`
   (claims `user_id`, `iat`, `exp`); creates the user when `auto_create_users` is on.
@@ -18,6 +18,15 @@ Endpoint names used by counters and faults: `login_token`, `backend_token`, `use
 `user_state`, `delete_user`, `healthcheck`.
 
 Users are created on first reference in state TO_REVIEW with a selfie and two documents.
+Report features (`emulator.variety`) show the rest of what Alice sends, per user: `nfc`,
+`proof_of_address`, `voided_document`, `incomplete_document`, `voided_selfie`,
+`expired_document`, `under_age` (failed `over_18`), `duplicates`, `null_media`,
+`event_versions`, `forensics_scores`, `several_devices`, `failed_<field check key>`. Default and
+featured reports follow Alice's SDK models (alice-onboarding 5.1.2). Drift, which the SDK says
+never happens, is named as such: `drift_unknown_values`, `drift_inprogress_state`,
+`drift_null_face_matching`, `drift_other_user`; so are a null `face_matching` score from
+`set_scores`, a state outside the five known and an unknown document type.
+`variety=0.3` (or `--variety 0.3`) gives 30 % of new users 1-3 SDK features chosen by seed.
 A user's report depends only on (seed, user id, the changes made to it): every change bumps its
 report version, changes only what it says, and the bytes are rendered once per version.
 
@@ -31,6 +40,7 @@ In-process use (pytest-asyncio)::
     emu.add_document(user_id, "passport")          # issuing_country=..., expired=True optional
     emu.set_scores(user_id, liveness=12.5, face_matching=None)  # None = null score
     emu.add_event(user_id, "review_requested", {"by": "ops"})
+    emu.add_features(user_id, "nfc", "under_age")  # or create_user(uid, features=[...])
     emu.delete_user(user_id)                       # report -> 404; create_user() undoes
     emu.fail_next(2, 503)                          # next 2 /user/report calls -> 503
     emu.fail_next(1, 429, retry_after_s=3)         # with a Retry-After: 3 header
@@ -58,17 +68,19 @@ Admin endpoints for other processes (JSON bodies; user changes answer
   "endpoint": "user_report", "retry_after_s": null, "delay_ms": 0}` (kind: status, reset,
   invalid_json, oversized, slow; endpoint null = any)
 - `POST /_emulator/tokens/revoke`; `POST /_emulator/clock/advance` `{"seconds": 3601}`
-- `PUT /_emulator/config` `{"auto_create_users": false, "token_ttl_s": 2}`
-- `POST /_emulator/users` `{"user_ids": [...], "state": "TO_REVIEW", "pregenerate": true}`
+- `PUT /_emulator/config` `{"auto_create_users": false, "token_ttl_s": 2, "variety": 0.3}`
+- `POST /_emulator/users` `{"user_ids": [...], "state": "TO_REVIEW", "pregenerate": true,
+  "features": ["expired_document"]}`
 - `GET /_emulator/users/{id}`; `DELETE /_emulator/users/{id}`
 - `PUT /_emulator/users/{id}/state` `{"state": "ACCEPTED"}`
 - `POST /_emulator/users/{id}/documents` `{"type": "passport", "issuing_country": "ESP"}`
   (`"expired": true`: its expiry date has passed and its unexpired checks fail)
 - `PUT /_emulator/users/{id}/scores` `{"liveness": 12.5, "face_matching": null}` (absent: kept)
 - `POST /_emulator/users/{id}/events` `{"type": "manual_review", "attributes": {}}`
+- `POST /_emulator/users/{id}/features` `{"features": ["nfc", "duplicates"]}` (unknown: 400)
 
-Standalone: `python -m emulator --port 8081 --api-key KEY --latency-ms 50` prints the base URL
-on its first stdout line and runs until SIGTERM/SIGINT or `--max-lifetime-s`.
+Standalone: `python -m emulator --port 8081 --api-key KEY --latency-ms 50 --variety 0.3` prints
+the base URL on its first stdout line and runs until SIGTERM/SIGINT or `--max-lifetime-s`.
 """
 
 from emulator.control import DEFAULT_API_KEY, AliceEmulator
@@ -76,10 +88,14 @@ from emulator.counters import RequestCounts
 from emulator.faults import API_ENDPOINTS, FaultKind, Faults
 from emulator.reports import UNSET, DocumentSpec, ReportInputs, build_report, render_report
 from emulator.state import USER_STATES
+from emulator.variety import DRIFT_FEATURES, FEATURES, SDK_FEATURES
 
 __all__ = [
     "API_ENDPOINTS",
     "DEFAULT_API_KEY",
+    "DRIFT_FEATURES",
+    "FEATURES",
+    "SDK_FEATURES",
     "UNSET",
     "USER_STATES",
     "AliceEmulator",

@@ -35,6 +35,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retry-after-s", type=int, default=1)
     parser.add_argument("--reset-rate", type=float, default=0.0)
     parser.add_argument(
+        "--variety",
+        type=float,
+        default=0.0,
+        help="share (0-1) of users whose reports get 1-3 features (NFC, expired...) by seed",
+    )
+    parser.add_argument(
         "--pregenerate-file", type=Path, help="file of user ids (one a line) to render up front"
     )
     parser.add_argument(
@@ -59,6 +65,7 @@ async def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         auto_create_users=not args.no_auto_create,
         faults=faults,
+        variety=args.variety,
     )
     if args.pregenerate_file is not None:
         user_ids = args.pregenerate_file.read_text().split()

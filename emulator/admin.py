@@ -97,17 +97,29 @@ async def put_config(request: web.Request) -> web.Response:
         emu.auto_create_users = bool(body["auto_create_users"])
     if "token_ttl_s" in body:
         emu.token_ttl_s = float(body["token_ttl_s"])
+    if "variety" in body:
+        emu.variety = float(body["variety"])
     return json_response(
-        {"auto_create_users": emu.auto_create_users, "token_ttl_s": emu.token_ttl_s}
+        {
+            "auto_create_users": emu.auto_create_users,
+            "token_ttl_s": emu.token_ttl_s,
+            "variety": emu.variety,
+        }
     )
 
 
 async def post_users(request: web.Request) -> web.Response:
-    """`POST /_emulator/users` `{"user_ids": [...], "state": ..., "pregenerate": true}`."""
+    """`POST /_emulator/users` `{"user_ids": [...], "state": ..., "pregenerate": true,
+    "features": [...]}` (features absent: drawn by the `variety` share)."""
     body, emu = await _body(request), emulator_of(request)
     user_ids = [str(user_id) for user_id in body["user_ids"]]
+    features = body.get("features")
     for user_id in user_ids:
-        emu.create_user(user_id, state=body.get("state", "TO_REVIEW"))
+        emu.create_user(
+            user_id,
+            state=body.get("state", "TO_REVIEW"),
+            features=None if features is None else [str(name) for name in features],
+        )
     if body.get("pregenerate", True):
         emu.pregenerate(user_ids)
     return json_response({"created": len(user_ids)})
@@ -162,6 +174,16 @@ async def post_event(request: web.Request) -> web.Response:
     return _changed(user_id, version)
 
 
+async def post_features(request: web.Request) -> web.Response:
+    """`POST /_emulator/users/{user_id}/features` `{"features": ["nfc", "under_age"]}`."""
+    user_id, body = request.match_info["user_id"], await _body(request)
+    names = body["features"]
+    if not isinstance(names, list):
+        raise TypeError("features must be a list of names")
+    version = emulator_of(request).add_features(user_id, *(str(name) for name in names))
+    return _changed(user_id, version)
+
+
 @web.middleware
 async def _admin_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -193,6 +215,7 @@ def add_admin_routes(app: web.Application) -> None:
         ("POST", "/users/{user_id}/documents", post_document),
         ("PUT", "/users/{user_id}/scores", put_scores),
         ("POST", "/users/{user_id}/events", post_event),
+        ("POST", "/users/{user_id}/features", post_features),
     ]
     for method, path, handler in routes:
         admin.router.add_route(method, path, handler, name=f"admin_{handler.__name__}")

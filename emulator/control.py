@@ -45,10 +45,12 @@ class AliceEmulator:
         auto_create_users: bool = True,
         faults: Faults | None = None,
         token_secret: str | None = None,
+        variety: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.tokens = TokenAuthority(ttl_s=token_ttl_s, secret=token_secret)
         self.users = UserRegistry(seed=seed, auto_create=auto_create_users)
+        self.variety = variety
         self.injector = FaultInjector(seed=seed)
         self.injector.faults = faults or Faults()
         self.counters = RequestCounters()
@@ -107,9 +109,30 @@ class AliceEmulator:
     def auto_create_users(self, value: bool) -> None:
         self.users.auto_create = value
 
-    def create_user(self, user_id: str, state: str = INITIAL_STATE) -> None:
-        """Create `user_id` (again, if it was deleted) with its default onboarding."""
-        self.users.create(user_id, state)
+    def create_user(
+        self, user_id: str, state: str = INITIAL_STATE, *, features: Iterable[str] | None = None
+    ) -> None:
+        """Create `user_id` (again, if it was deleted) with its default onboarding.
+
+        `features` (names from `emulator.variety.FEATURES`) shape the report; None leaves
+        them to the `variety` share drawn by seed.
+        """
+        self.users.create(user_id, state, features)
+
+    def add_features(self, user_id: str, *features: str) -> int:
+        """Turn report features on for `user_id`, e.g. `"nfc", "under_age"`; new version."""
+        return self.users.add_features(user_id, features)
+
+    @property
+    def variety(self) -> float:
+        """Share (0-1) of new users given one to three SDK features, chosen by seed."""
+        return self.users.variety
+
+    @variety.setter
+    def variety(self, value: float) -> None:
+        if not 0 <= value <= 1:
+            raise ValueError("variety is a share between 0 and 1")
+        self.users.variety = value
 
     def delete_user(self, user_id: str) -> None:
         """Make `user_id` unknown: its report and state get 404 until `create_user`."""
@@ -174,6 +197,7 @@ class AliceEmulator:
             "version": record.version,
             "documents": [spec.doc_type for spec in inputs.documents],
             "events": [spec.event_type for spec in inputs.events],
+            "features": sorted(inputs.features),
         }
 
     # -- tokens ------------------------------------------------------------------------------

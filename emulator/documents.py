@@ -1,9 +1,12 @@
 """One identity document of a generated report: sides, fields, checks, media.
 
-The structure follows the synthetic example in `tests/data/report-example.json`: an MRZ side
-whose fields carry `checked_field` checks, date fields with format and range checks, thirteen
-document-level checks of which `face_matching` equals the face matching score. Unknown document
-types still render (front side only, a `document_number` field): the type set is open.
+The structure follows the synthetic example in `tests/data/report-example.json` and Alice's SDK
+models: an MRZ side whose fields carry `checked_field` checks, date fields with format and range
+checks, the twelve document-level checks the SDK names (`not_a_forged_document`, seen only in the
+example, is left out), of which `face_matching` equals the face matching score and
+`authentic_nfc_chip` is scored only when the chip was read. A `DocumentVariant` turns on NFC,
+expiry, voiding, a missing side, null media, forensics scores or failing field checks. Unknown
+document types still render (front side only, a `document_number` field): the type set is open.
 """
 
 from __future__ import annotations
@@ -13,9 +16,27 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from emulator.people import Person, mrz_td1, mrz_td3, serial_number, to_ascii
-
-MEDIA_BASE = "https://apis.alicebiometrics.com/onboarding/media"
+from emulator.parts import (
+    MEDIA_BASE,
+    DocumentVariant,
+    check,
+    fail_field_checks,
+    forensics,
+    media,
+    timestamp,
+)
+from emulator.people import Person, mrz_td1, mrz_td3, serial_number
+from emulator.sides import (
+    ADULT_AGE,
+    NFC_FIELDS,
+    NFC_TYPES,
+    Dates,
+    Layout,
+    field_values,
+    pass_if,
+    render_side,
+    years_between,
+)
 
 DOCUMENT_NUMBER_FIELD: dict[str, str] = {
     "idcard": "id_number",
@@ -57,8 +78,6 @@ _LAYOUTS: dict[str, tuple[dict[str, tuple[str, ...]], str | None, str, str]] = {
 }
 _GENERIC_FRONT = ("first_name", "last_name", "NUMBER", "birth_date", "expiration_date")
 _NOT_IN_SUMMARY = {"mrz", "support_number", "birth_place", "categories"}
-_MRZ_CHECKED = {"first_name", "last_name", "NUMBER", "id_number", "birth_date"}
-_MRZ_CHECKED |= {"expiration_date", "mrz"}
 _CHECK_DETAILS = {
     "authentic_nfc_chip": "The document's NFC is signed by an official authority. "
     "It has not been tampered nor cloned.",
@@ -68,7 +87,6 @@ _CHECK_DETAILS = {
     "expected_document": "Read and selected documents match",
     "face_in_front_side": "The doc contains a face in its front side",
     "face_matching": "The document and active selfie faces are from the same person",
-    "not_a_forged_document": "The document is not forgery",
     "not_a_printed_document": "The document is not a print",
     "not_a_screen_document": "The document's pictures are not taken from a screen",
     "not_a_synthetic_document": "The document's pictures are not generated digitally",
@@ -76,53 +94,6 @@ _CHECK_DETAILS = {
     "of compromised documents",
     "unexpired_document": "The document has not expired",
 }
-_FIELD_CHECK_DETAILS = {
-    "checked_field": "The field passes its checksum",
-    "complete_mrz_name": "Name is entirely contained in MRZ",
-    "consistent_field": "The same field has the same value in other doc side",
-    "valid_date_format": "Valid date format",
-    "valid_date_range": "Date is within valid range",
-    "over_18": "Over 18 years old",
-    "unexpired_date": "Date has not expired",
-}
-
-
-def timestamp(moment: dt.datetime) -> str:
-    """Alice's timestamp format: ISO 8601, microseconds, explicit UTC offset."""
-    return moment.isoformat(timespec="microseconds")
-
-
-def check(key: str, value: float | None, detail: str | None = None) -> dict[str, Any]:
-    """A `{key, detail, value}` check object."""
-    return {"key": key, "detail": detail or _FIELD_CHECK_DETAILS[key], "value": value}
-
-
-def media(href_id: str, extension: str, objects: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A media entry pointing at the (production-looking) download URL of `href_id`."""
-    return {
-        "href": f"{MEDIA_BASE}/{href_id}/download",
-        "extension": extension,
-        "objects": objects or {},
-    }
-
-
-def _field_checks(
-    name: str, *, first_side: bool, mrz_side: bool, paired: bool, expired: bool = False
-) -> list[Any]:
-    checks = []
-    if mrz_side and name in _MRZ_CHECKED:
-        checks.append(check("checked_field", 100.0))
-        if name == "first_name":
-            checks.append(check("complete_mrz_name", 100.0))
-    elif paired and name in {"first_name", "last_name", "NUMBER"}:
-        checks.append(check("consistent_field", 100.0))
-    if name.endswith("_date"):
-        checks += [check("valid_date_format", 100.0), check("valid_date_range", 100.0)]
-        if first_side and name == "birth_date":
-            checks.append(check("over_18", 100.0))
-        if first_side and name == "expiration_date":
-            checks.append(check("unexpired_date", 0.0 if expired else 100.0))
-    return checks
 
 
 def build_document(
@@ -134,87 +105,78 @@ def build_document(
     new_id: Callable[[str], str],
     created_at: dt.datetime,
     face_matching: float | None,
-    expired: bool = False,
+    variant: DocumentVariant = DocumentVariant(),  # noqa: B008 - frozen, never mutated
 ) -> dict[str, Any]:
-    """Render one document; `new_id(label)` gives deterministic UUIDs, `rng` its values.
-
-    `expired`: issued over ten years before `created_at`, so its expiry date has passed and its
-    `unexpired_document` and `unexpired_date` checks fail."""
+    """Render one document; `new_id(label)` gives deterministic UUIDs, `rng` its values."""
     sides, mrz_side, mrz_kind, suffix = _LAYOUTS.get(
         doc_type, ({"front": _GENERIC_FRONT}, None, "", doc_type.upper())
     )
+    # Draws for variants come from their own generator, so that turning a variant on leaves
+    # every other value of the document as it was.
+    extra = random.Random(new_id("variant"))
+    nfc = variant.nfc and doc_type in NFC_TYPES
     number_field = DOCUMENT_NUMBER_FIELD.get(doc_type, "document_number")
     number = person.national_id if doc_type == "idcard" else serial_number(rng, doc_type[0].upper())
-    issued_days_ago = rng.randrange(30, 365 * 8) + (3652 if expired else 0)
-    issue = created_at.date() - dt.timedelta(days=issued_days_ago)
+    issue = created_at.date() - dt.timedelta(days=rng.randrange(30, 365 * 8))
+    if variant.expired:
+        issue -= dt.timedelta(days=3652 + extra.randrange(30, 700))
     expiry = issue + dt.timedelta(days=3652)  # ten years, whatever the leap days
+    dates = Dates(
+        adult=years_between(person.birth_date, created_at.date()) >= ADULT_AGE,
+        unexpired=expiry > created_at.date(),
+    )
     mrz = (mrz_td1 if mrz_kind == "td1" else mrz_td3)(person, country, number, expiry)
-    values = {
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "NUMBER": number,
-        "id_number": person.national_id,
-        "birth_date": person.birth_date.isoformat(),
-        "nationality": person.nationality,
-        "gender": person.gender,
-        "issue_date": issue.isoformat(),
-        "expiration_date": expiry.isoformat(),
-        "support_number": serial_number(rng, "B"),
-        "address": person.address,
-        "birth_place": person.birth_place,
-        "categories": "AM B",
-        "mrz": mrz,
+    values = field_values(person, number, issue, expiry, mrz) | {
+        "support_number": serial_number(rng, "B")
     }
     scores = {"address": rng.randint(80, 95), "birth_place": rng.randint(85, 95)}
     scores["support_number"] = rng.randint(95, 99)
-    paired = len(sides) > 1 and mrz_side is not None
+    layout = Layout(
+        number_field=number_field,
+        mrz_side=mrz_side,
+        paired=len(sides) > 1 and mrz_side is not None,
+        template=f"{country}_{suffix}",
+        dates=dates,
+    )
     rendered_sides: dict[str, Any] = {"front": None, "back": None, "internal": None}
     summary: dict[str, dict[str, Any]] = {}
     moment = created_at
-    for index, (side, names) in enumerate(sides.items()):
-        moment += dt.timedelta(seconds=rng.uniform(8.0, 14.0))
-        fields = []
-        for name in names:
-            value = values[name]
-            if side == mrz_side and name in {"first_name", "last_name"}:
-                value = to_ascii(value)
-            field_name = number_field if name == "NUMBER" else name
-            field_checks = _field_checks(
-                name,
-                first_side=index == 0,
-                mrz_side=side == mrz_side,
-                paired=paired,
-                expired=expired,
-            )
-            score = scores.get(name, 100)
-            fields.append(
-                {"name": field_name, "value": value, "score": score, "checks": field_checks}
-            )
-            if name not in _NOT_IN_SUMMARY and field_name not in summary:
-                summary[field_name] = {"name": field_name, "value": values[name], "score": score}
-                summary[field_name]["checks"] = []
-        face = {"face": {"x": rng.randint(20, 60), "y": rng.randint(80, 110)}} if index == 0 else {}
-        if face:
-            face["face"] |= {"width": rng.randint(150, 190), "height": rng.randint(200, 230)}
-        rendered_sides[side] = {
-            "side": side,
-            "fields": fields,
-            "media": {
-                "document": media(new_id(f"{side}/media/document"), "jpg"),
-                "cropped_document": media(new_id(f"{side}/media/cropped"), "jpg", face),
-                "cropped_thumbnail": media(new_id(f"{side}/media/thumbnail"), "jpg"),
-            },
-            "meta": {"template": f"{country}_{suffix}", "manual": False},
-            "created_at": timestamp(moment),
-            "forensics_scores": None,
-        }
+    side_names = list(sides.items()) + ([("internal", NFC_FIELDS)] if nfc else [])
+    for index, (side, names) in enumerate(side_names):
+        side_rng = extra if side == "internal" else rng
+        moment += dt.timedelta(seconds=side_rng.uniform(8.0, 14.0))
+        rendered = render_side(
+            side,
+            index=index,
+            names=names,
+            values=values,
+            scores=scores,
+            layout=layout,
+            rng=side_rng,
+            new_id=new_id,
+        )
+        rendered["created_at"] = timestamp(moment)
+        if variant.null_media and index == 0:
+            rendered["media"]["cropped_thumbnail"] = None
+        if variant.forensics:
+            rendered["forensics_scores"] = forensics(extra)
+        rendered_sides[side] = rendered
+        for field in rendered["fields"]:
+            name = field["name"]
+            if name not in _NOT_IN_SUMMARY and name not in summary:
+                value = values.get(name, field["value"]) if name != number_field else number
+                summary[name] = {"name": name, "value": value, "score": field["score"]}
+                summary[name]["checks"] = []
+    if variant.incomplete:  # the last side was never captured
+        rendered_sides[side_names[-1][0] if len(side_names) > 1 else "back"] = None
+    fail_field_checks(rendered_sides, variant.failed_field_checks)
     doc_checks: dict[str, float | None] = dict.fromkeys(_CHECK_DETAILS, 100.0)
-    doc_checks |= {"authentic_nfc_chip": None, "not_a_forged_document": None}
+    doc_checks["authentic_nfc_chip"] = round(extra.uniform(95.0, 100.0), 1) if nfc else None
     doc_checks["face_matching"] = face_matching
-    doc_checks["unexpired_document"] = 0.0 if expired else 100.0
     doc_checks["not_a_printed_document"] = round(rng.uniform(80.0, 99.0), 1)
     doc_checks["not_a_screen_document"] = round(rng.uniform(85.0, 99.0), 1)
     doc_checks["not_a_synthetic_document"] = round(rng.uniform(90.0, 99.5), 1)
+    doc_checks["unexpired_document"] = pass_if(dates.unexpired)
     if mrz_side is None:
         doc_checks["checked_info_code"] = None
     return {
@@ -223,5 +185,23 @@ def build_document(
         "checks": [check(key, value, _CHECK_DETAILS[key]) for key, value in doc_checks.items()],
         "summary_fields": list(summary.values()),
         "sides": rendered_sides,
-        "meta": {"type": doc_type, "issuing_country": country, "completed": True, "voided": False},
+        "meta": {
+            "type": doc_type,
+            "issuing_country": country,
+            "completed": not variant.incomplete,
+            "voided": variant.voided,
+        },
     }
+
+
+__all__ = [
+    "ADULT_AGE",
+    "MEDIA_BASE",
+    "DocumentVariant",
+    "build_document",
+    "check",
+    "media",
+    "pass_if",
+    "timestamp",
+    "years_between",
+]

@@ -14,6 +14,7 @@ non-null document check is below 50; each document's `face_matching` check equal
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import functools
@@ -25,8 +26,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.documents import DOCUMENT_NUMBER_FIELD, build_document, check, media, timestamp
-from emulator.people import make_person
+from emulator.documents import (
+    ADULT_AGE,
+    DOCUMENT_NUMBER_FIELD,
+    build_document,
+    check,
+    media,
+    pass_if,
+    timestamp,
+    years_between,
+)
+from emulator.parts import DocumentVariant
+from emulator.people import Person, make_person
+from emulator.variety import apply_features, document_variant, under_age_birth_date
 
 _NAMESPACE = uuid.UUID("5b0c8a43-7c55-4f0e-9b7b-3f3a2d1e9c10")
 _DEVICES = [
@@ -62,7 +74,7 @@ class DocumentSpec:
 
     doc_type: str
     issuing_country: str | None = None
-    expired: bool = False
+    expired: bool = False  # added by the admin API as expired (its expiry date has passed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,7 @@ class ReportInputs:
     liveness: Score | Unset = UNSET
     face_matching: Score | Unset = UNSET
     events: tuple[EventSpec, ...] = ()
+    features: frozenset[str] = frozenset()  # names from `emulator.variety.FEATURES`
 
 
 _Event = tuple[dt.datetime, dict[str, Any]]
@@ -111,7 +124,32 @@ def default_documents(seed: int, user_id: str) -> tuple[DocumentSpec, ...]:
     return tuple(DocumentSpec(doc_type) for doc_type in choice)
 
 
-def build_report(inputs: ReportInputs) -> dict[str, Any]:
+def _user_data(
+    person: Person, documents: list[Any], start: dt.datetime, features: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The summary's best-read user data: the person, and the first document's number."""
+    first = documents[0]["summary_fields"] if documents else []
+    number = next((f for f in first if f["name"] in DOCUMENT_NUMBER_FIELD.values()), None)
+    adult = years_between(person.birth_date, start.date()) >= ADULT_AGE
+    over_18 = pass_if(adult and "failed_over_18" not in features)
+    return [
+        {"name": "first_name", "value": person.first_name, "score": 100, "checks": []},
+        {"name": "last_name", "value": person.last_name, "score": 100, "checks": []},
+        {"name": "birth_date", "value": person.birth_date.isoformat(), "score": 100}
+        | {"checks": [check("over_18", over_18)]},
+        {"name": "nationality", "value": person.nationality, "score": 100, "checks": []},
+        {"name": "gender", "value": person.gender, "score": 100, "checks": []},
+        *([number] if number else []),
+        {"name": "address", "value": person.address, "score": 87, "checks": []},
+    ]
+
+
+def _with_expiry(variant: DocumentVariant, spec: DocumentSpec) -> DocumentVariant:
+    # A document added expired by the admin API is expired whatever the user's features say.
+    return dataclasses.replace(variant, expired=True) if spec.expired else variant
+
+
+def build_report(inputs: ReportInputs) -> dict[str, Any]:  # noqa: PLR0915 - one report, top to bottom
     """The report object (without the envelope)."""
     uid, seed = inputs.user_id, inputs.seed
     person = make_person(rng_for(seed, uid, "person"))
@@ -120,6 +158,10 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         seconds=base.randrange(30_000_000)
     )
     device = dict(base.choice(_DEVICES)) | {"ip": f"203.0.113.{base.randint(2, 250)}"}
+    features = inputs.features
+    if "under_age" in features:
+        birth = under_age_birth_date(start, rng_for(seed, uid, "feature/under_age"))
+        person = dataclasses.replace(person, birth_date=birth)
 
     def event(label: str, kind: str, at: dt.datetime, attrs: Mapping[str, Any]) -> _Event:
         body = {"type": kind, "id": stable_id(uid, f"event/{label}"), "occurred_on": timestamp(at)}
@@ -167,7 +209,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
             new_id=functools.partial(_document_id, uid, index),
             created_at=created,
             face_matching=match,
-            expired=spec.expired,
+            variant=_with_expiry(document_variant(features, index, len(inputs.documents)), spec),
         )
         documents.append(document)
         attrs = {"document_id": document["id"], "document_type": spec.doc_type}
@@ -190,18 +232,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         at = start + dt.timedelta(seconds=7200 + 60 * index)
         events.append(event(f"extra/{index}", extra.event_type, at, extra.attributes))
     events.sort(key=lambda pair: pair[0])
-    first = documents[0]["summary_fields"] if documents else []
-    number = next((f for f in first if f["name"] in DOCUMENT_NUMBER_FIELD.values()), None)
-    user_data = [
-        {"name": "first_name", "value": person.first_name, "score": 100, "checks": []},
-        {"name": "last_name", "value": person.last_name, "score": 100, "checks": []},
-        {"name": "birth_date", "value": person.birth_date.isoformat(), "score": 100}
-        | {"checks": [check("over_18", 100.0)]},
-        {"name": "nationality", "value": person.nationality, "score": 100, "checks": []},
-        {"name": "gender", "value": person.gender, "score": 100, "checks": []},
-        *([number] if number else []),
-        {"name": "address", "value": person.address, "score": 87, "checks": []},
-    ]
+    user_data = _user_data(person, documents, start, features)
     doc_values = [c["value"] for d in documents for c in d["checks"] if c["value"] is not None]
     result = {
         "selfie_security": "n/a" if liveness is None else ("ok" if liveness >= 50 else "ko"),
@@ -234,7 +265,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "devices": [device],
         "state": {"value": inputs.state},
     }
-    return {
+    report = {
         "id": stable_id(uid, "report"),
         "user_id": uid,
         "version": 1,
@@ -246,6 +277,10 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "events": [body for _, body in events],
         "duplicates": [],
     }
+    if features:
+        new_id = functools.partial(stable_id, uid)
+        apply_features(report, features, new_id, rng_for(seed, uid, "features"))
+    return report
 
 
 def render_report(inputs: ReportInputs) -> bytes:

@@ -21,7 +21,9 @@ from emulator.reports import (
     Unset,
     default_documents,
     render_report,
+    rng_for,
 )
+from emulator.variety import check_features, draw_features
 
 USER_STATES: tuple[str, ...] = ("NOT_STARTED", "IN_PROGRESS", "TO_REVIEW", "ACCEPTED", "REJECTED")
 INITIAL_STATE = "TO_REVIEW"
@@ -48,17 +50,29 @@ def _check_score(value: Score | Unset) -> None:
 class UserRegistry:
     """All users, keyed by user id."""
 
-    def __init__(self, *, seed: int = 0, auto_create: bool = True) -> None:
+    def __init__(self, *, seed: int = 0, auto_create: bool = True, variety: float = 0.0) -> None:
         self.seed = seed
         self.auto_create = auto_create
+        # Share of new users given one to three SDK features, chosen by seed and user id.
+        self.variety = variety
         self._users: dict[str, UserRecord] = {}
         self._deleted: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._users)
 
-    def create(self, user_id: str, state: str = INITIAL_STATE) -> UserRecord:
-        """Create (or re-create after deletion) `user_id` with its default onboarding."""
+    def create(
+        self, user_id: str, state: str = INITIAL_STATE, features: Iterable[str] | None = None
+    ) -> UserRecord:
+        """Create (or re-create after deletion) `user_id` with its default onboarding.
+
+        `features` None: drawn by seed for a `variety` share of users, else none.
+        """
+        chosen = check_features(features or ())
+        if features is None and self.variety > 0:
+            rng = rng_for(self.seed, user_id, "variety")
+            if rng.random() < self.variety:
+                chosen = draw_features(rng)
         self._deleted.discard(user_id)
         documents = default_documents(self.seed, user_id)
         inputs = ReportInputs(
@@ -67,6 +81,7 @@ class UserRegistry:
             state=state,
             documents=documents,
             onboarding_documents=len(documents),
+            features=chosen,
         )
         record = self._users[user_id] = UserRecord(inputs)
         return record
@@ -143,3 +158,8 @@ class UserRegistry:
         """Append an event of `event_type` (an open string)."""
         events = (*self.get(user_id).inputs.events, EventSpec(event_type, dict(attributes)))
         return self._change(user_id, events=events)
+
+    def add_features(self, user_id: str, features: Iterable[str]) -> int:
+        """Turn report features on (`emulator.variety.FEATURES`); unknown names: ValueError."""
+        chosen = check_features(features)
+        return self._change(user_id, features=self.get(user_id).inputs.features | chosen)

@@ -14,6 +14,7 @@ consumer maps the two branches to what happens to a message:
         ├── InvalidInputEvent          the Kafka message is not a valid onboarding-completed event
         ├── InvalidUserId              a user id that is not a UUID (never put into a URL)
         ├── InvalidReport              the report failed validation (names the field)
+        │   └── ReportForOtherUser     the report's user_id is not the user asked for
         ├── StorageRejected            PostgreSQL refused this message's data (never retried)
         ├── InternalError              a bug met while processing one message
         ├── AliceRejected              400/403/405/422: the request will never succeed as sent
@@ -91,6 +92,16 @@ class InvalidReport(PermanentError):
     def __init__(self, reason: str, *, status: int | None = None, body: bytes | None = None):
         super().__init__(reason, status=status)
         self.body = body
+
+
+class ReportForOtherUser(InvalidReport):
+    """The report names another user than the one asked for: never stored under the asked one.
+
+    An `InvalidReport`, so it is quarantined with its body and dead-lettered the same way,
+    with a code of its own. The message names neither user id.
+    """
+
+    code = "report_for_other_user"
 
 
 class AliceRejected(PermanentError):

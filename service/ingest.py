@@ -150,7 +150,7 @@ class Ingest:
                 continue
             try:
                 # Parsed by the worker unless it expected an unchanged report (hash cache).
-                parsed = item.parsed or parse_report(item.body)
+                parsed = item.parsed or parse_report(item.body, expected_user_id=item.user_id)
             except InvalidReport as invalid:
                 invalid.body = item.body
                 results[message_id] = invalid

@@ -241,7 +241,7 @@ class Processor:
                 parsed = None
                 if self._last_hashes.get(event.user_id) != digest:
                     try:
-                        parsed = parse_report(body)
+                        parsed = parse_report(body, expected_user_id=event.user_id)
                     except InvalidReport as invalid:
                         invalid.body = body
                         raise

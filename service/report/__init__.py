@@ -3,9 +3,13 @@
 Pure: imports only the standard library, pydantic and `service.errors`.
 
     parsed = parse_report(body)          # raises InvalidReport, never a pydantic error
+    parse_report(body, expected_user_id=user_id)  # + ReportForOtherUser if it names another
     parsed.raw                           # the exact bytes received
     parsed.report.user_state             # "TO_REVIEW", ... ("INPROGRESS" reads "IN_PROGRESS")
     failed_checks(parsed.report)         # checks below 50, with where they were found
+
+Every report Alice's SDK models (alice-onboarding 5.1.2) accept is accepted, except where Alice
+documents a stricter rule that is kept: UUID report and user ids, check and face scores 0-100.
 
 Modules: `constants` (known values of the open sets), `base` (base class, value types),
 `common`, `summary`, `captures`, `model` (the objects), `queries` (helpers), `parse`.

@@ -8,6 +8,7 @@ mislead a decision, are constrained here once and reused by every model.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -34,7 +35,12 @@ def _assume_utc(value: datetime) -> datetime:
     # sent. Aware ones are converted to UTC so every timestamp compares and stores the same way.
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00 has no UTC datetime; Alice's SDK
+        # accepts it, so it is kept with its own offset rather than failing the report.
+        return value
 
 
 _UUID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -80,8 +86,33 @@ class _NullAsEmpty:
         )
 
 
+class Otherwise:
+    """Read a value of the wrong shape as `fallback()`, inside pydantic-core.
+
+    For keys our model reads but Alice's SDK does not declare (the SDK ignores them, so any
+    value passes there): a surprising value must not fail the report; the raw body keeps it.
+    Put it last in `Annotated[...]`, so that it wraps every constraint before it.
+    """
+
+    def __init__(self, fallback: Callable[[], Any]) -> None:
+        self._fallback = fallback
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        fallback = self._fallback
+        return core_schema.union_schema(
+            [handler(source), core_schema.no_info_plain_validator_function(lambda _: fallback())],
+            mode="left_to_right",
+        )
+
+
 # A 0-100 score; null ("not computed yet" or "does not apply") is allowed by using `Score | None`.
 Score = Annotated[float, Field(ge=SCORE_MIN, le=SCORE_MAX, allow_inf_nan=False)]
+
+# A document field's read score: Alice documents an integer with no range and the SDK types it
+# `Optional[int]` unbounded; a float is accepted too (finite), so no score ever fails a report.
+FieldScore = int | Annotated[float, Field(allow_inf_nan=False)]
 
 # A timezone-aware UTC datetime; naive input is read as UTC.
 Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]

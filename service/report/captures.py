@@ -2,16 +2,29 @@
 
 Ids of these objects are kept as plain text: only the report's own ids are checked strictly,
 as a malformed selfie id must not fail an otherwise usable report.
+
+Read against Alice's SDK (alice-onboarding 5.1.2, `models/report/`): every value its models
+accept is accepted here. Keys the SDK does not declare (`selfies[].result`, `events[].version`)
+are read when they have the expected shape and as None otherwise, since the SDK ignores them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from service.report.base import AliceModel, NullableDict, NullableList, Score, Timestamp
+from service.report.base import (
+    AliceModel,
+    NullableDict,
+    NullableList,
+    Otherwise,
+    Score,
+    Timestamp,
+)
 from service.report.common import Check, Device, DocumentField, Href
+
+EventVersion = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class Selfie(AliceModel):
@@ -23,7 +36,7 @@ class Selfie(AliceModel):
     liveness: Score | None = None
     media: NullableDict[Href] = Field(default_factory=dict)
     number_of_faces: int | None = None
-    result: str | None = None
+    result: Annotated[str | None, Otherwise(lambda: None)] = None
     voided: bool | None = None
 
 
@@ -48,9 +61,12 @@ class DocumentSide(AliceModel):
 
     side: str | None = None
     fields: NullableList[DocumentField] = Field(default_factory=list)
-    media: NullableDict[Href] = Field(default_factory=dict)
+    # The SDK types this map `Dict[str, Optional[Href]]`: a medium may be null (not kept).
+    media: NullableDict[Href | None] = Field(default_factory=dict)
     meta: DocumentSideMeta | None = None
     created_at: Timestamp | None = None
+    # Per-detector forensic scores; their keys and shapes are not published (SDK: Dict[str, Any]).
+    forensics_scores: dict[str, Any] | None = None
 
 
 class DocumentSides(AliceModel):
@@ -88,7 +104,8 @@ class OTD(AliceModel):
 
     id: str | None = None
     created_at: Timestamp | None = None
-    media: NullableDict[Href] = Field(default_factory=dict)
+    # The SDK types this map `Dict[str, Optional[Href]]`: e.g. `{"pdf": null}`.
+    media: NullableDict[Href | None] = Field(default_factory=dict)
     meta: OTDMeta | None = None
 
 
@@ -98,7 +115,8 @@ class UserEvent(AliceModel):
     id: str | None = None
     type: str | None = None
     occurred_on: Timestamp | None = None
-    version: int | None = None
+    # Not in the SDK's model; stored in an INTEGER column, so only a 32-bit integer is kept.
+    version: Annotated[EventVersion | None, Otherwise(lambda: None)] = None
     # Attributes differ per event type and are not published: kept as JSON.
     attributes: NullableDict[Any] = Field(default_factory=dict)
     device: Device | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from service.report.base import AliceModel, NullableDict, NullableList, Score
+from service.report.base import AliceModel, FieldScore, NullableDict, NullableList, Score
 
 
 class Check(AliceModel):
@@ -24,8 +24,9 @@ class DocumentField(AliceModel):
 
     name: str
     value: str | None = None
-    # The docs say integer; a float is accepted too, so a fractional score never fails a report.
-    score: Score | None = None
+    # Alice documents an integer without a range and the SDK an unbounded `Optional[int]`: no
+    # 0-100 rule here (unlike checks and face scores, where Alice documents it).
+    score: FieldScore | None = None
     checks: NullableList[Check] = Field(default_factory=list)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from service.report.base import AliceModel, NullableList, Timestamp, UuidStr
+from service.report.base import AliceModel, NullableList, Otherwise, Timestamp, UuidStr
 from service.report.captures import OTD, Document, Selfie, UserEvent
 from service.report.constants import RESULT_DIMENSIONS
 from service.report.summary import Summary
@@ -28,8 +28,10 @@ class Report(AliceModel):
     documents: NullableList[Document] = Field(default_factory=list)
     other_trusted_documents: NullableList[OTD] = Field(default_factory=list)
     events: NullableList[UserEvent] = Field(default_factory=list)
-    # The item schema of duplicates is not published: each item is kept as received JSON.
-    duplicates: NullableList[Any] = Field(default_factory=list)
+    # The item schema of duplicates is not published: each item is kept as received JSON. The
+    # SDK does not declare the key (any value passes there): a value that is not a list reads
+    # as empty, the raw body keeps it.
+    duplicates: Annotated[NullableList[Any], Otherwise(list)] = Field(default_factory=list)
 
     @property
     def user_state(self) -> str | None:

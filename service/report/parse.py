@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from service.errors import InvalidReport
+from service.errors import InvalidReport, ReportForOtherUser
 from service.report.base import COLLECTION_BRANCH, NULL_BRANCH
 from service.report.model import Report, ReportEnvelope
 
@@ -64,19 +64,24 @@ def describe_validation_error(error: ValidationError, *, limit: int = MAX_LISTED
     return "; ".join(listed)
 
 
-def parse_report(body: bytes) -> ParsedReport:
+def parse_report(body: bytes, *, expected_user_id: str | None = None) -> ParsedReport:
     """Validate the body of `GET /user/report`, keeping the body as received.
 
     Raises `InvalidReport` (never a pydantic error) for a body that is not JSON, not an
     object, has no `report` key, or holds a report that breaks the schema's strict parts:
-    missing or non-UUID ids, scores outside 0-100, unparseable timestamps.
+    missing or non-UUID ids, scores outside 0-100, unparseable timestamps. With
+    `expected_user_id` (the user the report was asked for), a report naming another user
+    raises `ReportForOtherUser`.
     """
     try:
         envelope = ReportEnvelope.model_validate_json(body)
     except ValidationError as exc:
         reason = describe_validation_error(exc)
     else:
-        return ParsedReport(raw=body, report=envelope.report)
+        report = envelope.report
+        if expected_user_id is not None and report.user_id != expected_user_id.lower():
+            raise ReportForOtherUser("report.user_id: not the user the report was asked for")
+        return ParsedReport(raw=body, report=report)
     # Raised outside the except block so that the pydantic error, whose text holds input
     # values, is neither the cause nor the context of ours: no traceback or error tracker
     # that walks the chain can show report data.

@@ -65,7 +65,7 @@ def test_error_hides_values_and_pydantic(envelope: dict[str, Any]) -> None:
     fields = envelope["report"]["summary"]["user_data"]
     fields[0]["value"] = {"first": SECRET_NAME}
     for field in fields[1:]:
-        field["score"] = -1
+        field["checks"] = [{"key": "over_18", "value": -1}]
     envelope["report"]["selfies"][0]["media"]["video"]["objects"] = {SECRET_NAME: "x"}
     with pytest.raises(InvalidReport) as caught:
         parse_report(encode(envelope))

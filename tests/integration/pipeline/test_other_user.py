@@ -1,0 +1,73 @@
+"""A report that names another user than the one asked for is never stored under the asked
+user: it is quarantined with its body and dead-lettered as `report_for_other_user`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import asyncpg
+
+from emulator import AliceEmulator
+from tests.integration.pipeline.conftest import (
+    Producer,
+    ReaderFactory,
+    SettingsFactory,
+    Topics,
+    eventually,
+    running,
+)
+
+
+async def test_a_report_for_another_user_is_dead_lettered_not_stored(
+    make_settings: SettingsFactory,
+    emulator: AliceEmulator,
+    producer: Producer,
+    read_topic: ReaderFactory,
+    topics: Topics,
+    pg: asyncpg.Connection,
+) -> None:
+    """The asked user gets no snapshot, no events and no outbox row; the DLQ gets one letter
+    with error class report_for_other_user; the quarantine keeps the report body; a valid
+    message after it on the same partition is stored (the sentinel)."""
+    asked, sentinel = str(uuid.uuid4()), str(uuid.uuid4())
+    emulator.create_user(asked, features=["drift_other_user"])
+    body = emulator.report_bytes(asked)
+    other = json.loads(body)["report"]["user_id"]
+    assert other != asked
+    dlq = await read_topic(topics.dlq)
+    key = asked.encode()  # one key: both messages on the same partition, in order
+
+    async with running(make_settings()):
+        await producer.send({"user_id": asked}, key=key)
+        await producer.send({"user_id": sentinel}, key=key)
+
+        async def sentinel_stored() -> bool:
+            count = await pg.fetchval(
+                "SELECT count(*) FROM report_snapshots WHERE user_id = $1", sentinel
+            )
+            return bool(count == 1)
+
+        await eventually(sentinel_stored)
+        letters = await dlq.wait_for(1)
+
+    # The outbox relay publishes at least once: a letter may arrive twice, never two messages.
+    sources = {(r.headers["dlq_source_partition"], r.headers["dlq_source_offset"]) for r in letters}
+    assert len(sources) == 1
+    assert {r.headers["dlq_error_class"] for r in letters} == {b"report_for_other_user"}
+    assert {r.value for r in letters} == {json.dumps({"user_id": asked}).encode()}
+    for user_id in (asked, other):
+        for table in ("report_snapshots", "user_events"):
+            query = f"SELECT count(*) FROM {table} WHERE user_id = $1"  # noqa: S608 - fixed names
+            assert await pg.fetchval(query, user_id) == 0, (table, user_id)
+        announced = await pg.fetchval(
+            "SELECT count(*) FROM outbox WHERE user_id = $1 AND topic = $2", user_id, topics.output
+        )
+        assert announced == 0
+    quarantined = await pg.fetch(
+        "SELECT error_code, user_id, report_body FROM quarantine WHERE topic = $1", topics.input
+    )
+    assert [(q["error_code"], str(q["user_id"])) for q in quarantined] == [
+        ("report_for_other_user", asked)
+    ]
+    assert bytes(quarantined[0]["report_body"]) == body
