@@ -111,7 +111,7 @@ class Ingest:
     async def record(self, items: Sequence[Fetched]) -> list[Recorded | IngestorError]:
         """Record a batch in one transaction; per-message outcomes, in the items' order."""
         try:
-            async with self._database.transaction() as connection:
+            async with self._database.transaction(write=True) as connection:
                 return await self._record(connection, items)
         except StorageRejected as rejected:
             if len(items) == 1:
@@ -232,7 +232,7 @@ class Ingest:
         """Quarantine the message and queue it for the DLQ topic, once per message id."""
         error = letter.error
         ref = letter.ref
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(write=True) as connection:
             claimed = await repo.claim_messages(connection, [ref], [_uuid_or_none(letter.user_id)])
             if ref.message_id not in claimed:
                 return Recorded(DUPLICATE)
