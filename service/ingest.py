@@ -2,8 +2,10 @@
 
 One transaction per batch of messages: claim each message in the inbox (a message seen before
 is a duplicate and does nothing), lock the users' rows, store a snapshot only when the report's
-content changed, upsert its events, derive changes against the previous snapshot with the pure
-`derive_events`, and queue them in the outbox. A batch that PostgreSQL refuses is retried one
+content changed and the report is not older than the stored one (`service.freshness`: an older
+report is recorded as outcome `stale` and stores and derives nothing), upsert its events, derive
+changes against the previous snapshot with the pure `derive_events`, and queue them in the
+outbox. A batch that PostgreSQL refuses is retried one
 message per transaction, so one bad message never fails its batch-mates.
 """
 
@@ -26,6 +28,7 @@ from service.errors import (
     StorageRejected,
     error_location,
 )
+from service.freshness import ReportOrder
 from service.messages import (
     cloudevent_headers,
     dead_letter_headers,
@@ -41,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 STORED: Final = "stored"
 UNCHANGED: Final = "unchanged"
+STALE: Final = "stale"
 DUPLICATE: Final = "duplicate"
 DEAD_LETTERED: Final = "dead_lettered"
 
@@ -142,6 +146,7 @@ class Ingest:
         users = await repo.lock_users(connection, [i.user_id for i in fresh]) if fresh else {}
         digests: dict[str, SnapshotDigest | None] = {u: r.digest for u, r in users.items()}
         hashes: dict[str, bytes | None] = {u: r.last_content_hash for u, r in users.items()}
+        orders: dict[str, ReportOrder | None] = {u: r.order for u, r in users.items()}
         snapshots: list[SnapshotRow] = []
         events: list[EventRow] = []
         outbox: list[OutboxRow] = []
@@ -160,6 +165,13 @@ class Ingest:
                 results[message_id] = invalid
                 continue
             report = parsed.report
+            order = ReportOrder.of(report)
+            if order.older_than(orders.get(item.user_id)):
+                # Fetched after a newer one was stored (two consumers of one user): never
+                # store it over the newer one nor derive a change backwards.
+                results[message_id] = Recorded(STALE)
+                continue
+            orders[item.user_id] = order
             derived, digest = derive_events(
                 digests.get(item.user_id),
                 report,
@@ -170,7 +182,12 @@ class Ingest:
             digests[item.user_id], hashes[item.user_id] = digest, item.content_hash
             # A user with two changed messages in one batch keeps the last one's state.
             updates[item.user_id] = UserUpdate(
-                item.user_id, digest.state, item.content_hash, digest.model_dump_json(), message_id
+                item.user_id,
+                digest.state,
+                item.content_hash,
+                digest.model_dump_json(),
+                message_id,
+                order,
             )
             summary = report.summary
             snapshots.append(

@@ -17,7 +17,7 @@ class Metrics:
         self.registry = registry
         self.messages = Counter(
             "ingestor_messages_total",
-            "Input messages by outcome (stored, unchanged, duplicate, dead_lettered).",
+            "Input messages by outcome (stored, unchanged, stale, duplicate, dead_lettered).",
             ["outcome"],
             registry=registry,
         )

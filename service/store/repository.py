@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest
+from service.freshness import ReportOrder
 from service.messages import headers_to_json
 
 
@@ -33,11 +34,12 @@ class MessageRef:
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
-    """The locked state of a user: the last snapshot's hash and digest."""
+    """The locked state of a user: the last snapshot's hash, digest and ordering facts."""
 
     user_id: str
     last_content_hash: bytes | None
     digest: SnapshotDigest | None
+    order: ReportOrder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class UserUpdate:
     content_hash: bytes
     digest_json: str
     message_id: str
+    order: ReportOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +138,17 @@ async def lock_users(connection: AsyncConnection, user_ids: Sequence[str]) -> di
     )
     result = await connection.execute(
         text(
-            "SELECT user_id, last_content_hash, digest FROM users"
+            "SELECT user_id, last_content_hash, digest, report_version, report_created_at,"
+            " report_last_event_at, report_events FROM users"
             " WHERE user_id = ANY(CAST(:u AS uuid[])) ORDER BY user_id FOR UPDATE"
         ),
         {"u": ordered},
     )
     rows = {}
-    for user_id, content_hash, digest in result:
+    for user_id, content_hash, digest, *facts in result:
         parsed = SnapshotDigest.model_validate(digest) if digest is not None else None
-        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed)
+        order = ReportOrder(*facts) if any(f is not None for f in facts) else None
+        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed, order)
     return rows
 
 
@@ -193,9 +198,12 @@ async def write_changes(
             " ON CONFLICT (event_id) DO NOTHING),"
             " u AS ("
             " UPDATE users SET state = x.s, last_snapshot_id = s.id, last_content_hash = x.h,"
-            " digest = CAST(x.d AS jsonb), updated_at = now()"
+            " digest = CAST(x.d AS jsonb), updated_at = now(), report_version = x.rv,"
+            " report_created_at = x.rc, report_last_event_at = x.rl, report_events = x.re"
             " FROM unnest(CAST(:uu AS uuid[]), CAST(:us AS text[]), CAST(:uh AS bytea[]),"
-            " CAST(:ud AS text[]), CAST(:um AS text[])) AS x(u, s, h, d, m)"
+            " CAST(:ud AS text[]), CAST(:um AS text[]), CAST(:rv AS int[]),"
+            " CAST(:rc AS timestamptz[]), CAST(:rl AS timestamptz[]), CAST(:re AS int[]))"
+            " AS x(u, s, h, d, m, rv, rc, rl, re)"
             " JOIN s ON s.message_id = x.m WHERE users.user_id = x.u),"
             " i AS ("
             " UPDATE inbox SET outcome = x.o, snapshot_id = s.id"
@@ -235,6 +243,10 @@ async def write_changes(
             "uh": [u.content_hash for u in users],
             "ud": [u.digest_json for u in users],
             "um": [u.message_id for u in users],
+            "rv": [u.order.version for u in users],
+            "rc": [u.order.created_at for u in users],
+            "rl": [u.order.last_event_at for u in users],
+            "re": [u.order.events for u in users],
             "im": [o[0] for o in outcomes],
             "io": [o[1] for o in outcomes],
         },
