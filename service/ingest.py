@@ -246,14 +246,16 @@ class Ingest:
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
 
     async def dead_letter(self, letter: DeadLetter) -> Recorded:
-        """Quarantine the message and queue it for the DLQ topic, once per message id."""
+        """Quarantine the message and queue it for the DLQ topic, once per record.
+
+        The inbox row says `dead_lettered`, which a later record with the same id (a replay)
+        may claim again; the same record redelivered after a crash is a duplicate.
+        """
         error = letter.error
         ref = letter.ref
+        user_id = _uuid_or_none(letter.user_id)
         async with self._database.transaction(write=True) as connection:
-            claimed = await repo.claim_messages(connection, [ref], [_uuid_or_none(letter.user_id)])
-            if ref.message_id not in claimed:
-                return Recorded(DUPLICATE)
-            await repo.quarantine(
+            first = await repo.quarantine(
                 connection,
                 {
                     "message_id": ref.message_id,
@@ -268,6 +270,9 @@ class Ingest:
                     "report_body": getattr(error, "body", None),
                 },
             )
+            if not first:
+                return Recorded(DUPLICATE)
+            await repo.mark_dead_lettered(connection, ref, user_id)
             headers = dead_letter_headers(
                 letter.headers,
                 error_class=error.code,
@@ -284,17 +289,19 @@ class Ingest:
                 events=[],
                 outbox=[
                     OutboxRow(
-                        event_id=derived_event_id("dlq", ref.topic, ref.message_id),
+                        event_id=derived_event_id(
+                            "dlq", f"{ref.topic}:{ref.partition}:{ref.offset}", ref.message_id
+                        ),
                         topic=self._dlq_topic,
                         key=letter.key,
                         headers=headers,
                         payload=letter.value,
                         event_type="dead_letter",
-                        user_id=_uuid_or_none(letter.user_id),
+                        user_id=user_id,
                     )
                 ],
                 users=[],
-                outcomes=[(ref.message_id, DEAD_LETTERED)],
+                outcomes=[],
             )
         return Recorded(DEAD_LETTERED)
 

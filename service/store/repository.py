@@ -96,9 +96,12 @@ class OutboxRow:
 
 
 async def known_message_ids(connection: AsyncConnection, message_ids: Sequence[str]) -> set[str]:
-    """The ids among these that the inbox already holds."""
+    """The ids among these that the inbox holds as processed (a dead letter may be replayed)."""
     result = await connection.execute(
-        text("SELECT message_id FROM inbox WHERE message_id = ANY(CAST(:ids AS text[]))"),
+        text(
+            "SELECT message_id FROM inbox WHERE message_id = ANY(CAST(:ids AS text[]))"
+            " AND outcome <> 'dead_lettered'"
+        ),
         {"ids": list(message_ids)},
     )
     return {row[0] for row in result}
@@ -107,13 +110,21 @@ async def known_message_ids(connection: AsyncConnection, message_ids: Sequence[s
 async def claim_messages(
     connection: AsyncConnection, refs: Sequence[MessageRef], user_ids: Sequence[str | None]
 ) -> set[str]:
-    """Insert inbox rows; return the ids newly claimed (the others were processed before)."""
+    """Insert inbox rows; return the ids newly claimed (the others were processed before).
+
+    A dead-lettered message's row is claimed again: a replay of it (`replay-dlq`, once the
+    cause is fixed) must be processed. The original record redelivered after a crash is not
+    dead-lettered twice: `quarantine` keeps one dead letter per record.
+    """
     result = await connection.execute(
         text(
             'INSERT INTO inbox (message_id, topic, partition, "offset", user_id, outcome)'
             " SELECT m, t, p, o, u, 'processing' FROM unnest(CAST(:m AS text[]),"
             " CAST(:t AS text[]), CAST(:p AS int[]), CAST(:o AS bigint[]), CAST(:u AS uuid[]))"
-            " AS x(m, t, p, o, u) ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+            " AS x(m, t, p, o, u) ON CONFLICT (message_id) DO UPDATE SET topic = EXCLUDED.topic,"
+            ' partition = EXCLUDED.partition, "offset" = EXCLUDED."offset",'
+            " user_id = EXCLUDED.user_id, outcome = 'processing', snapshot_id = NULL,"
+            " processed_at = now() WHERE inbox.outcome = 'dead_lettered' RETURNING message_id"
         ),
         {
             "m": [r.message_id for r in refs],
@@ -267,14 +278,46 @@ async def release_messages(connection: AsyncConnection, message_ids: Sequence[st
         )
 
 
-async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> None:
-    """Keep what a dead-lettered message brought: its key, value and any report body."""
-    await connection.execute(
+async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> bool:
+    """Keep what a dead-lettered message brought: its key, value and any report body.
+
+    Once per record (message id and where it was read): False when this record was
+    dead-lettered before (redelivered after a crash), and nothing is written.
+    """
+    result = await connection.execute(
         text(
             'INSERT INTO quarantine (message_id, topic, partition, "offset", user_id,'
             " error_code, reason, input_key, input_value, report_body)"
             " VALUES (:message_id, :topic, :partition, :offset, :user_id, :error_code,"
             " :reason, :input_key, :input_value, :report_body)"
+            ' ON CONFLICT (message_id, topic, partition, "offset") DO NOTHING RETURNING id'
         ),
         entry,
+    )
+    return result.first() is not None
+
+
+async def mark_dead_lettered(
+    connection: AsyncConnection, ref: MessageRef, user_id: str | None
+) -> None:
+    """The inbox row of a dead-lettered message (taking over its claim, if any).
+
+    A message stored by another record with the same id keeps its `stored` row.
+    """
+    await connection.execute(
+        text(
+            'INSERT INTO inbox (message_id, topic, partition, "offset", user_id, outcome)'
+            " VALUES (:m, :t, :p, :o, CAST(:u AS uuid), 'dead_lettered')"
+            " ON CONFLICT (message_id) DO UPDATE SET topic = EXCLUDED.topic,"
+            ' partition = EXCLUDED.partition, "offset" = EXCLUDED."offset",'
+            " outcome = 'dead_lettered', processed_at = now()"
+            " WHERE inbox.outcome IN ('processing', 'dead_lettered')"
+        ),
+        {
+            "m": ref.message_id,
+            "t": ref.topic,
+            "p": ref.partition,
+            "o": ref.offset,
+            "u": user_id,
+        },
     )
