@@ -86,6 +86,17 @@ class Metrics:
             "Outbox records not yet published.",
             registry=registry,
         )
+        self.outbox_parked = Counter(
+            "ingestor_outbox_parked_total",
+            "Outbox records Kafka refused for good and that were parked, by error class.",
+            ["reason"],
+            registry=registry,
+        )
+        self.outbox_parked_rows = Gauge(
+            "ingestor_outbox_parked_rows",
+            "Outbox records parked and not yet dealt with by an operator.",
+            registry=registry,
+        )
         self.outbox_oldest_age = Gauge(
             "ingestor_outbox_oldest_age_seconds",
             "Age of the oldest outbox record not yet published (0 when none).",

@@ -26,7 +26,11 @@ from tests.unit.deploy.manifests import (
 BUILT_IN_KINDS = frozenset(
     {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget", "Job", "ServiceAccount"}
 )
-CUSTOM_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+CUSTOM_KINDS = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+}
 MANIFEST_FILES = sorted(
     path
     for path in [*BASE.glob("*.yaml"), *OVERLAY.glob("*.yaml")]
