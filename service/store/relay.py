@@ -439,3 +439,5 @@ class OutboxRelay:
                             [future for _, future in self._in_flight.values()],
                             timeout=self._publish_timeout_s,
                         )
+                    else:
+                        await asyncio.sleep(0.05)  # e.g. another replica holds the lock
