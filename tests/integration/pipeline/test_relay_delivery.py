@@ -148,6 +148,40 @@ async def test_a_record_the_broker_refuses_is_parked_and_the_rows_behind_it_flow
     )
 
 
+async def test_a_record_the_producer_refuses_before_sending_is_parked(
+    small_topic: str,
+    database: Database,
+    publisher: KafkaPublisher,
+    add_row: RowMaker,
+    read_topic: ReaderFactory,
+    pg: asyncpg.Connection,
+) -> None:
+    """A record above the producer's max_request_size (1 MB), refused by send() itself, is
+    parked at once; the rows around it are published once, in order."""
+    first = await add_row(small_topic, b"first")
+    huge = await add_row(small_topic, b"x" * 1_200_000)
+    last = await add_row(small_topic, b"last")
+    relay = _relay(database, publisher, Metrics(CollectorRegistry()))
+    reader = await read_topic(small_topic)
+
+    await _drain(relay, pg, small_topic)
+    await add_row(small_topic, b"sentinel")
+    await _drain(relay, pg, small_topic)
+    records = await reader.wait_for(3)
+
+    assert [r.value for r in records] == [b"first", b"last", b"sentinel"]
+    rows = await pg.fetch(
+        "SELECT id, sent_at IS NOT NULL AS sent, park_reason FROM outbox"
+        " WHERE id = ANY($1::bigint[]) ORDER BY id",
+        [first, huge, last],
+    )
+    assert [(r["sent"], r["park_reason"]) for r in rows] == [
+        (True, None),
+        (False, "MessageSizeTooLargeError"),
+        (True, None),
+    ]
+
+
 class _LateAcks:
     """The real producer, whose acknowledgements reach the relay only after `delay_s`."""
 
