@@ -7,7 +7,11 @@ consumer maps the two branches to what happens to a message:
     IngestorError                      code: the dead-letter reason and metric label
     ├── TransientError                 retry with backoff, bounded; then dead-letter
     │   ├── AliceUnavailable           timeouts, connection errors, 5xx, 429 after retries
-    │   ├── StorageUnavailable         PostgreSQL unreachable or a serialization failure
+    │   ├── StorageUnavailable         a failure worth retrying (serialization, lock, timeout,
+    │   │   │                              an unknown SQLSTATE); counted like any transient error
+    │   │   └── StorageOutage              the database cannot take anyone's writes (connection,
+    │   │                                  authentication, privilege, read-only, schema, resources):
+    │   │                                  never the message's fault, never counted, readiness false
     │   └── AliceAuthError             the API key is refused: a configuration fault that no
     │                                  message can fix, so it must never flush the topic to the DLQ
     └── PermanentError                 dead-letter at once, commit the offset
@@ -66,6 +70,12 @@ class StorageUnavailable(TransientError):
     """PostgreSQL could not be reached or the transaction must be retried."""
 
     code = "storage_unavailable"
+
+
+class StorageOutage(StorageUnavailable):
+    """PostgreSQL cannot take writes from anyone: wait it out, never dead-letter because of it."""
+
+    code = "storage_outage"
 
 
 class InvalidInputEvent(PermanentError):

@@ -7,8 +7,10 @@
   sleep up to TRANSIENT_BACKOFF_MAX_S before the next one: without it, a stall setting below
   the backoff would restart a pod that is merely retrying. An unreachable broker or an Alice
   outage is not a liveness failure: retries are progress.
-- `/health/ready`: broker connected, database reachable, migrations at head, subscriber running;
-  each dependency check is bounded (READY_CHECK_TIMEOUT_S) and a 503 names what failed.
+- `/health/ready`: broker connected, database reachable and writable (no outage met by the
+  service's writes: read-only, privileges, schema, authentication, see `service.store.database`),
+  migrations at head, subscriber running; each dependency check is bounded
+  (READY_CHECK_TIMEOUT_S) and a 503 names what failed.
 - `/metrics`: the Prometheus text of the app's registry (FastStream's and the service's).
 """
 
@@ -42,6 +44,16 @@ READY_CHECK_TIMEOUT_S = 2.0
 def stall_threshold(settings: Settings) -> float:
     """Seconds without progress, with work in flight, after which the pod counts as stuck."""
     return settings.liveness_stall_s + settings.transient_backoff_max_s
+
+
+def outage_hold_s(settings: Settings) -> float:
+    """How long readiness reports a database outage that no write has ended since.
+
+    A message waiting out an outage retries at least every TRANSIENT_BACKOFF_MAX_S, so an
+    outage that lasts is seen again before the hold ends; an idle service is ready again
+    after it.
+    """
+    return max(10.0, 2 * settings.transient_backoff_max_s)
 
 
 def liveness(consumer: Consumer, subscriber: Any, stall_s: float) -> tuple[bool, dict[str, Any]]:
@@ -88,11 +100,22 @@ def health_routes(
                 asyncio.timeout(READY_CHECK_TIMEOUT_S),
                 database.transaction() as connection,
             ):
-                revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+                revision, read_only = (
+                    await connection.execute(
+                        text(
+                            "SELECT version_num, current_setting('transaction_read_only')"
+                            " FROM alembic_version"
+                        )
+                    )
+                ).one()
         except Exception as exc:
             return {"database": f"unreachable: {type(exc).__name__}", "migrations": "unknown"}
         migrations = "ok" if revision == head else f"at {revision}, head {head}"
-        return {"database": "ok", "migrations": migrations}
+        # What the probe cannot see (a privilege, a column, a read-only server behind a pooled
+        # connection): the outage the service's own writes met, until a write succeeds.
+        outage = database.outage(within_s=outage_hold_s(settings))
+        state = "read-only" if read_only == "on" else (outage or "ok")
+        return {"database": state, "migrations": migrations}
 
     @get(include_in_schema=False)
     async def ready(scope: Any) -> AsgiResponse:

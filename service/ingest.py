@@ -2,8 +2,10 @@
 
 One transaction per batch of messages: claim each message in the inbox (a message seen before
 is a duplicate and does nothing), lock the users' rows, store a snapshot only when the report's
-content changed, upsert its events, derive changes against the previous snapshot with the pure
-`derive_events`, and queue them in the outbox. A batch that PostgreSQL refuses is retried one
+content changed and the report is not older than the stored one (`service.freshness`: an older
+report is recorded as outcome `stale` and stores and derives nothing), upsert its events, derive
+changes against the previous snapshot with the pure `derive_events`, and queue them in the
+outbox. A batch that PostgreSQL refuses is retried one
 message per transaction, so one bad message never fails its batch-mates.
 """
 
@@ -27,6 +29,7 @@ from service.errors import (
     error_location,
 )
 from service.events.kafka import to_kafka
+from service.freshness import ReportOrder
 from service.messages import dead_letter_headers, derived_event_id
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
@@ -37,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 STORED: Final = "stored"
 UNCHANGED: Final = "unchanged"
+STALE: Final = "stale"
 DUPLICATE: Final = "duplicate"
 DEAD_LETTERED: Final = "dead_lettered"
 
@@ -107,7 +111,7 @@ class Ingest:
     async def record(self, items: Sequence[Fetched]) -> list[Recorded | IngestorError]:
         """Record a batch in one transaction; per-message outcomes, in the items' order."""
         try:
-            async with self._database.transaction() as connection:
+            async with self._database.transaction(write=True) as connection:
                 return await self._record(connection, items)
         except StorageRejected as rejected:
             if len(items) == 1:
@@ -138,6 +142,7 @@ class Ingest:
         users = await repo.lock_users(connection, [i.user_id for i in fresh]) if fresh else {}
         digests: dict[str, SnapshotDigest | None] = {u: r.digest for u, r in users.items()}
         hashes: dict[str, bytes | None] = {u: r.last_content_hash for u, r in users.items()}
+        orders: dict[str, ReportOrder | None] = {u: r.order for u, r in users.items()}
         snapshots: list[SnapshotRow] = []
         events: list[EventRow] = []
         outbox: list[OutboxRow] = []
@@ -156,6 +161,13 @@ class Ingest:
                 results[message_id] = invalid
                 continue
             report = parsed.report
+            order = ReportOrder.of(report)
+            if order.older_than(orders.get(item.user_id)):
+                # Fetched after a newer one was stored (two consumers of one user): never
+                # store it over the newer one nor derive a change backwards.
+                results[message_id] = Recorded(STALE)
+                continue
+            orders[item.user_id] = order
             derived, digest = derive_events(
                 digests.get(item.user_id),
                 report,
@@ -166,7 +178,12 @@ class Ingest:
             digests[item.user_id], hashes[item.user_id] = digest, item.content_hash
             # A user with two changed messages in one batch keeps the last one's state.
             updates[item.user_id] = UserUpdate(
-                item.user_id, digest.state, item.content_hash, digest.model_dump_json(), message_id
+                item.user_id,
+                digest.state,
+                item.content_hash,
+                digest.model_dump_json(),
+                message_id,
+                order,
             )
             summary = report.summary
             snapshots.append(
@@ -226,14 +243,16 @@ class Ingest:
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
 
     async def dead_letter(self, letter: DeadLetter) -> Recorded:
-        """Quarantine the message and queue it for the DLQ topic, once per message id."""
+        """Quarantine the message and queue it for the DLQ topic, once per record.
+
+        The inbox row says `dead_lettered`, which a later record with the same id (a replay)
+        may claim again; the same record redelivered after a crash is a duplicate.
+        """
         error = letter.error
         ref = letter.ref
-        async with self._database.transaction() as connection:
-            claimed = await repo.claim_messages(connection, [ref], [_uuid_or_none(letter.user_id)])
-            if ref.message_id not in claimed:
-                return Recorded(DUPLICATE)
-            await repo.quarantine(
+        user_id = _uuid_or_none(letter.user_id)
+        async with self._database.transaction(write=True) as connection:
+            first = await repo.quarantine(
                 connection,
                 {
                     "message_id": ref.message_id,
@@ -248,6 +267,9 @@ class Ingest:
                     "report_body": getattr(error, "body", None),
                 },
             )
+            if not first:
+                return Recorded(DUPLICATE)
+            await repo.mark_dead_lettered(connection, ref, user_id)
             headers = dead_letter_headers(
                 letter.headers,
                 error_class=error.code,
@@ -264,17 +286,19 @@ class Ingest:
                 events=[],
                 outbox=[
                     OutboxRow(
-                        event_id=derived_event_id("dlq", ref.topic, ref.message_id),
+                        event_id=derived_event_id(
+                            "dlq", f"{ref.topic}:{ref.partition}:{ref.offset}", ref.message_id
+                        ),
                         topic=self._dlq_topic,
                         key=letter.key,
                         headers=headers,
                         payload=letter.value,
                         event_type="dead_letter",
-                        user_id=_uuid_or_none(letter.user_id),
+                        user_id=user_id,
                     )
                 ],
                 users=[],
-                outcomes=[(ref.message_id, DEAD_LETTERED)],
+                outcomes=[],
             )
         return Recorded(DEAD_LETTERED)
 

@@ -98,6 +98,22 @@ class KafkaPublisher:
             raise RuntimeError("the Kafka producer is not started")
         return await self._producer.send(topic, value=value, key=key, headers=headers)
 
+    async def reset(self) -> None:
+        """Replace the producer by a new one (a new producer id and sequence numbers).
+
+        aiokafka's idempotent producer does not recover a partition after the broker refused
+        one of its batches (OutOfOrderSequenceNumber on every later batch): the relay calls
+        this then. The old producer is stopped (flushed) after the new one started.
+        """
+        old = self._producer
+        try:
+            await self.start()
+        except Exception:
+            self._producer = old  # keep the one that works as well as it did
+            raise
+        if old is not None:
+            await old.stop()
+
     async def stop(self) -> None:
         """Flush and close the producer."""
         if self._producer is not None:

@@ -17,7 +17,7 @@ class Metrics:
         self.registry = registry
         self.messages = Counter(
             "ingestor_messages_total",
-            "Input messages by outcome (stored, unchanged, duplicate, dead_lettered).",
+            "Input messages by outcome (stored, unchanged, stale, duplicate, dead_lettered).",
             ["outcome"],
             registry=registry,
         )
@@ -84,6 +84,17 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "ingestor_outbox_backlog",
             "Outbox records not yet published.",
+            registry=registry,
+        )
+        self.outbox_parked = Counter(
+            "ingestor_outbox_parked_total",
+            "Outbox records Kafka refused for good and that were parked, by error class.",
+            ["reason"],
+            registry=registry,
+        )
+        self.outbox_parked_rows = Gauge(
+            "ingestor_outbox_parked_rows",
+            "Outbox records parked and not yet dealt with by an operator.",
             registry=registry,
         )
         self.outbox_oldest_age = Gauge(

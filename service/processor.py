@@ -35,6 +35,7 @@ from service.errors import (
     InternalError,
     InvalidReport,
     PermanentError,
+    StorageOutage,
     StorageUnavailable,
     TransientError,
     error_location,
@@ -266,7 +267,9 @@ class Processor:
                 held.close()  # nothing is held while backing off
                 self._metrics.transient_failures.labels(error.code).inc()
                 self._health.failure(dependency, event.user_id)
-                if await self._counts(dependency, attempt_started, event.user_id):
+                # An outage of the database is nobody's fault: it never counts.
+                outage = isinstance(error, StorageOutage)
+                if not outage and await self._counts(dependency, attempt_started, event.user_id):
                     counted += 1
                 if counted >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts

@@ -1,14 +1,34 @@
 """The PostgreSQL connection pool (SQLAlchemy's async engine over asyncpg) and error translation.
 
 Everything that talks to PostgreSQL goes through `Database.transaction()`, which turns driver
-and SQLAlchemy errors into the service's own: `StorageUnavailable` (transient: connection lost,
-server shutting down, serialization failure, deadlock, timeout) or `StorageRejected` (permanent:
-the data itself was refused).
+and SQLAlchemy errors into the service's own, by who is at fault (`translate`):
+- `StorageRejected` (permanent, dead-lettered): the message's own data, which fails the same
+  way on any database: data exceptions (class 22), a NULL or a value a CHECK or an exclusion
+  refuses (23502, 23514, 23P01), a value beyond a limit such as an index row (54000);
+- `StorageOutage` (transient, never counted, never dead-lettered): nobody's writes can
+  succeed: connection (08) and authentication (28, e.g. a rotated password) failures,
+  read-only transactions after a failover (25006), missing privileges (42501), the code ahead
+  of the schema or any other class 42 error (the statements are the service's, the data only
+  bound parameters), resources (53), operator intervention (57, e.g. shutdown), system (58),
+  corrupted data or indexes (XX001/XX002), an unknown database or schema (3D/3F);
+- `StorageUnavailable` (transient, counted when the message fails alone): races and
+  contention the next attempt may not meet (40001, 40P01, 55P03, a statement timeout 57014,
+  a unique violation 23505, which with our `ON CONFLICT` statements can only be a race, a
+  foreign key 23503), and every SQLSTATE not listed. An unknown code is retried rather than
+  dead-lettered, as losing a valid message is the worst outcome; the processor counts an
+  attempt only while the database works for other messages, so a code that hits everyone
+  waits like an outage, and one that a single message keeps meeting alone ends, after
+  TRANSIENT_MAX_ATTEMPTS, in the dead-letter topic with its reason (the message is then,
+  evidently, the cause).
+
+While outages last, `outage()` names the last one (readiness reports it); a transaction
+opened with `write=True` that commits ends it.
 """
 
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,13 +38,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from service.errors import StorageRejected, StorageUnavailable
+from service.errors import StorageOutage, StorageRejected, StorageUnavailable
 from service.settings import Settings
 
-# SQLSTATE classes that mean "try again": connection exceptions (08), insufficient resources
-# (53), operator intervention such as shutdown (57), system errors (58), and the two
-# concurrency failures (40001 serialization, 40P01 deadlock).
-_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "58", "40001", "40P01", "55P03")
+_PERMANENT_PREFIXES = ("22", "23502", "23514", "23P01", "54000")
+_OUTAGE_PREFIXES = (
+    "08", "28", "25006", "42", "53", "57P", "58", "3D", "3F", "XX001", "XX002"
+)  # fmt: skip
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -36,16 +56,22 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def translate(error: BaseException) -> StorageUnavailable | StorageRejected:
-    """Classify a database failure; the reason names its class, never the data."""
+    """Classify a database failure (see the module docstring); the reason never names data."""
     state = _sqlstate(error)
     name = type(getattr(error, "orig", None) or error).__name__
-    if isinstance(error, (OSError, TimeoutError, asyncpg.InterfaceError)):
-        return StorageUnavailable(f"database unavailable: {name}")
+    if state is not None:
+        if state.startswith(_PERMANENT_PREFIXES):
+            return StorageRejected(f"database refused the data: {name} ({state})")
+        if state.startswith(_OUTAGE_PREFIXES) or state == "57000":
+            return StorageOutage(f"database outage: {name} ({state})")
+        return StorageUnavailable(f"database failure, retrying: {name} ({state})")
+    if isinstance(error, (OSError, TimeoutError)) or (
+        isinstance(error, asyncpg.InterfaceError) and not isinstance(error, ValueError)
+    ):
+        return StorageOutage(f"database unreachable: {name}")
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return StorageUnavailable(f"database connection lost: {name}")
-    if state is None or state.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
-        return StorageUnavailable(f"database unavailable: {name} ({state or 'no sqlstate'})")
-    return StorageRejected(f"database refused the data: {name} ({state})")
+        return StorageOutage(f"database connection lost: {name}")
+    return StorageUnavailable(f"database failure, retrying: {name} (no sqlstate)")
 
 
 def connect_args(settings: Settings) -> dict[str, Any]:
@@ -76,6 +102,7 @@ class Database:
 
     def __init__(self, *, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._outage: tuple[str, float] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -94,13 +121,29 @@ class Database:
         return cls(engine=engine)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside one transaction: commit on success, roll back on error."""
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction: commit on success, roll back on error.
+
+        A failure that is an outage is remembered for readiness; a committed transaction that
+        wrote (`write=True`: a read-only probe proves nothing about writes) ends the outage.
+        """
         try:
             async with self.engine.begin() as connection:
                 yield connection
         except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            raise translate(exc) from exc
+            error = translate(exc)
+            if isinstance(error, StorageOutage):
+                self._outage = (error.reason, time.monotonic())
+            raise error from exc
+        if write:
+            self._outage = None
+
+    def outage(self, *, within_s: float) -> str | None:
+        """The last outage met within `within_s` seconds and not ended by a write since."""
+        if self._outage is None:
+            return None
+        reason, at = self._outage
+        return reason if time.monotonic() - at <= within_s else None
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the server answers a trivial query."""

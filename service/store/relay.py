@@ -5,20 +5,44 @@ records leave in outbox order and a user's derived events keep their order. The 
 idempotent and every send of a round is awaited together, not one round trip per record. A
 crash between publishing and marking sends the same records again, with the same `ce_id`:
 consumers see at-least-once delivery with stable ids, never a different id for one change.
+
+What never re-sends a record this process saw delivered, and never lets one record hold up
+the others:
+- a record the broker acknowledged is remembered until its row is marked sent: when the
+  `UPDATE` fails (read-only database, revoked privilege, connection lost), the next rounds
+  retry the marking first, with exponential backoff, and publish nothing new meanwhile;
+- a round waits PUBLISH_TIMEOUT_S for acknowledgements but never cancels a send: a record
+  acknowledged late is marked sent by a later round, and is not selected again while in flight;
+- a record Kafka will never accept (`MessageSizeTooLargeError`, a record list too large, an
+  invalid record) is sent again alone, since the broker refuses a whole batch for one record;
+  refused alone, its row is parked (`parked_at`, `park_reason`, the metric
+  `ingestor_outbox_parked_total`, the gauge `ingestor_outbox_parked_rows` and an alert) and the
+  rows behind it flow. A parked row stays until an operator deletes it or clears `parked_at`;
+- any other failure of a topic (missing, unauthorised, broker unreachable) sets that topic
+  aside for TOPIC_BACKOFF_S; the records acknowledged before it are marked, the others wait;
+- retention of sent rows runs in its own task, in small batches, so that a slow `DELETE`
+  never stops publishing.
+Re-sent after a failure, a record can arrive after a later record of its topic (order is kept
+per partition by the producer only among records sent together); a consumer orders a user's
+derived events by `ce_time` and de-duplicates by `ce_id`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from aiokafka import errors as kafka_errors
 from opentelemetry import trace
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import IngestorError
 from service.messages import headers_from_json
@@ -28,12 +52,31 @@ from service.store.database import Database
 log = structlog.get_logger(__name__)
 
 RELAY_LOCK_KEY = 0x41_4C_49_43  # "ALIC": one relay at a time across replicas
-# Retention runs in bounded batches, so that a large backlog of old rows never makes one long
-# transaction: sent outbox rows after a day, inbox rows after INBOX_RETENTION_DAYS (longer
-# than any redelivery: Kafka's retention is 7 days by default).
-RETENTION_BATCH = 10_000
-PUBLISH_TIMEOUT_S = 5.0  # one topic's round; a failing topic delays the others at most this long
+# Retention runs in small batches, each its own short transaction, in a task of its own:
+# sent outbox rows after a day, inbox rows after INBOX_RETENTION_DAYS (longer than any
+# redelivery: Kafka's retention is 7 days by default).
+RETENTION_BATCH = 1_000
+PUBLISH_TIMEOUT_S = 5.0  # how long a round waits for acknowledgements (sends are not cancelled)
 TOPIC_BACKOFF_S = 60.0  # how long a failing topic is set aside
+ROUND_BACKOFF_MAX_S = 30.0  # ceiling of the backoff after failed rounds
+GAUGE_INTERVAL_S = 5.0
+# Refusals of the record itself: sent alone, a record refused again is parked. The broker
+# refuses a whole batch for one oversized record; aiokafka maps INVALID_RECORD (87) to
+# UnknownError, which is therefore isolated too (a record is parked only when refused alone).
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.UnknownError,
+)
+# Raised by send() before the record is queued, about the record itself (a size above the
+# producer's max_request_size, a value of the wrong type): parked at once.
+REFUSED_AT_SEND: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    TypeError,
+    ValueError,
+)
 OUTBOX_RETENTION_SQL = (
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
     " WHERE sent_at < now() - interval '1 day' LIMIT :n)"
@@ -58,6 +101,16 @@ class RecordPublisher(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    topic: str
+    key: bytes | None
+    headers: Any
+    payload: bytes | None
+    event_type: str
+
+
 class OutboxRelay:
     """Moves outbox rows to Kafka."""
 
@@ -72,10 +125,13 @@ class OutboxRelay:
         tracer: trace.Tracer | None = None,
         inbox_retention_days: int = 30,
         retention_interval_s: float = 3600.0,
+        publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+        topic_backoff_s: float = TOPIC_BACKOFF_S,
     ) -> None:
         self._inbox_retention_days = inbox_retention_days
         self._retention_interval_s = retention_interval_s
-        self._last_retention = time.monotonic()
+        self._publish_timeout_s = publish_timeout_s
+        self._topic_backoff_s = topic_backoff_s
         self._topic_backoff: dict[str, float] = {}
         self._tracer = tracer or trace.NoOpTracer()
         self._database = database
@@ -84,18 +140,27 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._metrics = metrics
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._last_housekeeping = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        # Sent and not acknowledged yet; acknowledged (or refused) and not marked yet.
+        self._in_flight: dict[int, tuple[_Row, asyncio.Future[Any]]] = {}
+        self._sent: dict[int, _Row] = {}
+        self._parked: dict[int, tuple[_Row, str]] = {}
+        self._isolate: dict[int, _Row] = {}
+        self._reset_producer = False
 
     def notify(self) -> None:
         """New rows were committed: publish soon."""
         self._wake.set()
 
     def start(self) -> None:
-        """Run the relay loop in the background."""
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        """Run the relay loop and, apart from it, the gauges and retention."""
+        self._tasks = [
+            asyncio.create_task(self._run(), name="outbox-relay"),
+            asyncio.create_task(self._maintain(), name="outbox-maintenance"),
+        ]
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
@@ -103,19 +168,25 @@ class OutboxRelay:
             try:
                 while await self.publish_pending() >= self._batch_size:
                     pass
-                await self._housekeeping()
-            except IngestorError as error:
-                log.warning("outbox relay round failed", error=error.code, reason=error.reason)
+                failures = 0
             except Exception as exc:
-                log.warning("outbox relay round failed", error=type(exc).__name__)
-                await asyncio.sleep(self._poll_interval_s)
+                failures += 1
+                ceiling = min(ROUND_BACKOFF_MAX_S, self._poll_interval_s * 2 ** min(failures, 10))
+                delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
+                reason = exc.reason if isinstance(exc, IngestorError) else None
+                log.warning(
+                    "outbox relay round failed",
+                    error=getattr(exc, "code", type(exc).__name__),
+                    reason=reason,
+                    retry_in_s=round(delay, 2),
+                )
+                await asyncio.sleep(delay)
 
     async def publish_pending(self) -> int:
-        """Publish one round of unsent rows (oldest first); return how many were sent.
+        """Mark what was acknowledged, then publish one round of unsent rows (oldest first).
 
-        Topics are published independently: order matters within a topic (a user's derived
-        events), not across topics, so a topic that fails (missing, unauthorised) is set aside
-        for a while and never holds up the others.
+        Returns how many rows were taken this round. Topics are published independently:
+        order matters within a topic (a user's derived events), not across topics.
         """
         now = time.monotonic()
         blocked = [t for t, until in self._topic_backoff.items() if until > now]
@@ -125,83 +196,216 @@ class OutboxRelay:
             )
             if not locked:
                 return 0
-            rows = (
-                await connection.execute(
+            self._harvest()
+            marked = await self._mark(connection)
+            if self._isolate:  # before anything newer of their topics
+                await self._publish_alone()
+                self._harvest()
+            rows = [
+                _Row(*row)
+                for row in await connection.execute(
                     text(
                         "SELECT id, topic, key, headers, payload, event_type FROM outbox"
-                        " WHERE sent_at IS NULL AND topic <> ALL(CAST(:blocked AS text[]))"
-                        " ORDER BY id LIMIT :n"
+                        " WHERE sent_at IS NULL AND parked_at IS NULL"
+                        " AND topic <> ALL(CAST(:blocked AS text[]))"
+                        " AND id <> ALL(CAST(:busy AS bigint[])) ORDER BY id LIMIT :n"
                     ),
-                    {"n": self._batch_size, "blocked": blocked},
+                    {
+                        "n": self._batch_size,
+                        "blocked": blocked,
+                        "busy": [*self._in_flight, *self._isolate, *self._sent, *self._parked],
+                    },
                 )
-            ).all()
-            if not rows:
-                return 0
-            by_topic: dict[str, list[Any]] = {}
-            for row in rows:
-                by_topic.setdefault(row.topic, []).append(row)
-            with self._tracer.start_as_current_span("outbox publish") as span:
-                span.set_attribute("messaging.batch.message_count", len(rows))
-                outcomes = await asyncio.gather(
-                    *(self._publish_topic(topic_rows) for topic_rows in by_topic.values()),
-                    return_exceptions=True,
-                )
-            sent = []
-            for (topic, topic_rows), outcome in zip(by_topic.items(), outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    self._topic_backoff[topic] = time.monotonic() + TOPIC_BACKOFF_S
-                    log.warning(
-                        "outbox topic failing; set aside",
-                        topic=topic,
-                        error=type(outcome).__name__,
-                        retry_in_s=TOPIC_BACKOFF_S,
-                    )
-                    continue
-                self._topic_backoff.pop(topic, None)
-                sent.extend(topic_rows)
-            if sent:
-                await connection.execute(
-                    text(
-                        "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
-                    ),
-                    {"ids": [row.id for row in sent]},
-                )
-        for row in sent:
+            ]
+            if rows:
+                with self._tracer.start_as_current_span("outbox publish") as span:
+                    span.set_attribute("messaging.batch.message_count", len(rows))
+                    await self._publish(rows)
+                    self._harvest()
+                    await self._publish_alone()
+                self._harvest()
+            if self._sent or self._parked:
+                later = await self._mark(connection)
+                marked = (marked[0] | later[0], marked[1] | later[1])
+        self._marked(*marked)
+        if self._reset_producer:
+            await self._reset()
+        return len(rows)
+
+    async def _reset(self) -> None:
+        """A new producer (a new producer id) after OutOfOrderSequenceNumber.
+
+        aiokafka's idempotent producer does not recover a partition's sequence after the broker
+        refused a batch (one oversized record): every later batch of that partition fails. The
+        old producer is stopped once the new one runs; what it still had in flight resolves
+        (delivered or not) and is sorted out by the next round.
+        """
+        reset = getattr(self._publisher, "reset", None)
+        if reset is not None:
+            log.warning("outbox producer replaced after an out-of-order sequence")
+            await reset()
+        self._reset_producer = False
+
+    async def _publish(self, rows: list[_Row]) -> None:
+        """Queue every row (topics side by side, each in order), then wait a while for the
+        acknowledgements without cancelling any send."""
+        by_topic: dict[str, list[_Row]] = {}
+        for row in rows:
+            by_topic.setdefault(row.topic, []).append(row)
+        queued = await asyncio.gather(*(self._queue(t, r) for t, r in by_topic.items()))
+        futures = [future for topic_futures in queued for future in topic_futures]
+        if futures:
+            await asyncio.wait(futures, timeout=self._publish_timeout_s)
+
+    async def _queue(self, topic: str, rows: list[_Row]) -> list[asyncio.Future[Any]]:
+        """Queue one topic's rows in order; a topic that cannot take them is set aside (a
+        missing topic makes send() wait for metadata: bounded by the round's timeout)."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                for row in rows:
+                    try:
+                        future = await self._send(row)
+                    except REFUSED_AT_SEND as refused:
+                        self._parked[row.id] = (row, type(refused).__name__)
+                        continue
+                    self._in_flight[row.id] = (row, future)
+                    futures.append(future)
+        except Exception as exc:
+            self._set_aside(topic, exc)  # the rows behind wait: order within a topic
+        return futures
+
+    async def _publish_alone(self) -> None:
+        """Send each row of a refused batch alone: only a row refused alone is parked."""
+        for row_id in sorted(self._isolate):
+            row = self._isolate.pop(row_id)
+            if self._topic_backoff.get(row.topic, 0.0) > time.monotonic():
+                continue
+            try:
+                async with asyncio.timeout(self._publish_timeout_s):
+                    future = await self._send(row)
+            except REFUSED_AT_SEND as refused:
+                self._parked[row.id] = (row, type(refused).__name__)
+                continue
+            except Exception as exc:
+                self._set_aside(row.topic, exc)
+                continue
+            done, _ = await asyncio.wait([future], timeout=self._publish_timeout_s)
+            if not done:
+                self._in_flight[row.id] = (row, future)
+            elif isinstance(future.exception(), RECORD_ERRORS):
+                self._parked[row.id] = (row, type(future.exception()).__name__)
+            elif isinstance(future.exception(), kafka_errors.OutOfOrderSequenceNumber):
+                self._reset_producer = True  # not written: sent again by the next round
+            elif future.exception() is not None:
+                self._set_aside(row.topic, future.exception())
+            else:
+                self._sent[row.id] = row
+
+    async def _send(self, row: _Row) -> asyncio.Future[Any]:
+        queued = await self._publisher.send(
+            row.topic, value=row.payload, key=row.key, headers=headers_from_json(row.headers)
+        )
+        return asyncio.ensure_future(queued)
+
+    def _harvest(self) -> None:
+        """Sort the acknowledged and refused sends out of those in flight."""
+        for row_id, (row, future) in list(self._in_flight.items()):
+            if not future.done():
+                continue
+            del self._in_flight[row_id]
+            error = future.exception() if not future.cancelled() else asyncio.CancelledError()
+            if error is None:
+                self._sent[row_id] = row
+            elif isinstance(error, RECORD_ERRORS):
+                self._isolate[row_id] = row
+            elif not isinstance(error, kafka_errors.OutOfOrderSequenceNumber):
+                self._set_aside(row.topic, error)
+            else:
+                self._reset_producer = True
+            # OutOfOrderSequenceNumber: a batch behind a refused one, not written; sent again
+            # by the next round, through a new producer (see `_reset`).
+
+    def _set_aside(self, topic: str, error: BaseException | None) -> None:
+        if self._topic_backoff.get(topic, 0.0) <= time.monotonic():
+            log.warning(
+                "outbox topic failing; set aside",
+                topic=topic,
+                error=type(error).__name__,
+                retry_in_s=self._topic_backoff_s,
+            )
+        self._topic_backoff[topic] = time.monotonic() + self._topic_backoff_s
+
+    async def _mark(self, connection: AsyncConnection) -> tuple[set[int], set[int]]:
+        """Mark the acknowledged rows sent and the refused ones parked (not yet committed)."""
+        sent, parked = set(self._sent), set(self._parked)
+        if sent:
+            await connection.execute(
+                text("UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                {"ids": sorted(sent)},
+            )
+        if parked:
+            await connection.execute(
+                text(
+                    "UPDATE outbox SET parked_at = now(), park_reason = x.r"
+                    " FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS x(i, r)"
+                    " WHERE outbox.id = x.i"
+                ),
+                {
+                    "ids": sorted(parked),
+                    "reasons": [self._parked[i][1] for i in sorted(parked)],
+                },
+            )
+        return sent, parked
+
+    def _marked(self, sent: set[int], parked: set[int]) -> None:
+        """The marking committed: forget those rows, count them."""
+        for row_id in sent:
+            row = self._sent.pop(row_id)
             kind = "dead_letter" if row.event_type == "dead_letter" else "derived"
             self._metrics.published.labels(kind).inc()
-        return len(sent)
+        for row_id in parked:
+            row, reason = self._parked.pop(row_id)
+            self._metrics.outbox_parked.labels(reason).inc()
+            log.error("outbox record refused by Kafka; parked", topic=row.topic, reason=reason)
 
-    async def _publish_topic(self, rows: list[Any]) -> None:
-        """Send one topic's rows in order and wait for every acknowledgement (bounded)."""
-        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-            acks = [
-                await self._publisher.send(
-                    row.topic,
-                    value=row.payload,
-                    key=row.key,
-                    headers=headers_from_json(row.headers),
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight, nothing waiting to be marked."""
+        return not (self._in_flight or self._sent or self._parked or self._isolate)
 
-    async def _housekeeping(self) -> None:
-        now = time.monotonic()
-        if now - self._last_housekeeping < 5.0:
-            return
-        self._last_housekeeping = now
+    async def _maintain(self) -> None:
+        """Gauges every few seconds and retention every retention interval, apart from
+        publishing: neither can hold up a round."""
+        last_retention = time.monotonic()
+        while True:
+            await asyncio.sleep(GAUGE_INTERVAL_S)
+            try:
+                await self.update_gauges()
+                if time.monotonic() - last_retention >= self._retention_interval_s:
+                    last_retention = time.monotonic()
+                    await self.apply_retention()
+            except Exception as exc:
+                log.warning("outbox maintenance failed", error=type(exc).__name__)
+
+    async def update_gauges(self) -> None:
+        """Backlog, age of the oldest unsent row, parked rows (each on its partial index)."""
         async with self._database.transaction() as connection:
             backlog, oldest = (
                 await connection.execute(
-                    text("SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL")
+                    text(
+                        "SELECT count(*), min(created_at) FROM outbox"
+                        " WHERE sent_at IS NULL AND parked_at IS NULL"
+                    )
                 )
             ).one()
+            parked = await connection.scalar(
+                text("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL")
+            )
         self._metrics.outbox_backlog.set(backlog)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         self._metrics.outbox_oldest_age.set(max(0.0, age))
-        if now - self._last_retention >= self._retention_interval_s:
-            self._last_retention = now
-            await self.apply_retention()
+        self._metrics.outbox_parked_rows.set(parked or 0)
 
     async def apply_retention(self) -> int:
         """Delete sent outbox rows older than a day and inbox rows past their retention."""
@@ -217,15 +421,23 @@ class OutboxRelay:
                 deleted += count
                 if count < RETENTION_BATCH:
                     break
+                await asyncio.sleep(0.05)  # let other work use the database between batches
         return deleted
 
     async def stop(self, *, flush_timeout_s: float) -> None:
-        """Publish what is queued (bounded), then stop the loop."""
-        if self._task is not None:
-            self._task.cancel()
+        """Publish what is queued (bounded), then stop the loops."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         with contextlib.suppress(Exception):
             async with asyncio.timeout(flush_timeout_s):
-                while await self.publish_pending():
-                    pass
+                while await self.publish_pending() or not self.idle:
+                    if self._in_flight:
+                        await asyncio.wait(
+                            [future for _, future in self._in_flight.values()],
+                            timeout=self._publish_timeout_s,
+                        )
+                    else:
+                        await asyncio.sleep(0.05)  # e.g. another replica holds the lock

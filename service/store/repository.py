@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.derive import SnapshotDigest
+from service.freshness import ReportOrder
 from service.messages import headers_to_json
 
 
@@ -33,11 +34,12 @@ class MessageRef:
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
-    """The locked state of a user: the last snapshot's hash and digest."""
+    """The locked state of a user: the last snapshot's hash, digest and ordering facts."""
 
     user_id: str
     last_content_hash: bytes | None
     digest: SnapshotDigest | None
+    order: ReportOrder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class UserUpdate:
     content_hash: bytes
     digest_json: str
     message_id: str
+    order: ReportOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +96,12 @@ class OutboxRow:
 
 
 async def known_message_ids(connection: AsyncConnection, message_ids: Sequence[str]) -> set[str]:
-    """The ids among these that the inbox already holds."""
+    """The ids among these that the inbox holds as processed (a dead letter may be replayed)."""
     result = await connection.execute(
-        text("SELECT message_id FROM inbox WHERE message_id = ANY(CAST(:ids AS text[]))"),
+        text(
+            "SELECT message_id FROM inbox WHERE message_id = ANY(CAST(:ids AS text[]))"
+            " AND outcome <> 'dead_lettered'"
+        ),
         {"ids": list(message_ids)},
     )
     return {row[0] for row in result}
@@ -104,13 +110,21 @@ async def known_message_ids(connection: AsyncConnection, message_ids: Sequence[s
 async def claim_messages(
     connection: AsyncConnection, refs: Sequence[MessageRef], user_ids: Sequence[str | None]
 ) -> set[str]:
-    """Insert inbox rows; return the ids newly claimed (the others were processed before)."""
+    """Insert inbox rows; return the ids newly claimed (the others were processed before).
+
+    A dead-lettered message's row is claimed again: a replay of it (`replay-dlq`, once the
+    cause is fixed) must be processed. The original record redelivered after a crash is not
+    dead-lettered twice: `quarantine` keeps one dead letter per record.
+    """
     result = await connection.execute(
         text(
             'INSERT INTO inbox (message_id, topic, partition, "offset", user_id, outcome)'
             " SELECT m, t, p, o, u, 'processing' FROM unnest(CAST(:m AS text[]),"
             " CAST(:t AS text[]), CAST(:p AS int[]), CAST(:o AS bigint[]), CAST(:u AS uuid[]))"
-            " AS x(m, t, p, o, u) ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+            " AS x(m, t, p, o, u) ON CONFLICT (message_id) DO UPDATE SET topic = EXCLUDED.topic,"
+            ' partition = EXCLUDED.partition, "offset" = EXCLUDED."offset",'
+            " user_id = EXCLUDED.user_id, outcome = 'processing', snapshot_id = NULL,"
+            " processed_at = now() WHERE inbox.outcome = 'dead_lettered' RETURNING message_id"
         ),
         {
             "m": [r.message_id for r in refs],
@@ -135,15 +149,17 @@ async def lock_users(connection: AsyncConnection, user_ids: Sequence[str]) -> di
     )
     result = await connection.execute(
         text(
-            "SELECT user_id, last_content_hash, digest FROM users"
+            "SELECT user_id, last_content_hash, digest, report_version, report_created_at,"
+            " report_last_event_at, report_events FROM users"
             " WHERE user_id = ANY(CAST(:u AS uuid[])) ORDER BY user_id FOR UPDATE"
         ),
         {"u": ordered},
     )
     rows = {}
-    for user_id, content_hash, digest in result:
+    for user_id, content_hash, digest, *facts in result:
         parsed = SnapshotDigest.model_validate(digest) if digest is not None else None
-        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed)
+        order = ReportOrder(*facts) if any(f is not None for f in facts) else None
+        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed, order)
     return rows
 
 
@@ -193,9 +209,12 @@ async def write_changes(
             " ON CONFLICT (event_id) DO NOTHING),"
             " u AS ("
             " UPDATE users SET state = x.s, last_snapshot_id = s.id, last_content_hash = x.h,"
-            " digest = CAST(x.d AS jsonb), updated_at = now()"
+            " digest = CAST(x.d AS jsonb), updated_at = now(), report_version = x.rv,"
+            " report_created_at = x.rc, report_last_event_at = x.rl, report_events = x.re"
             " FROM unnest(CAST(:uu AS uuid[]), CAST(:us AS text[]), CAST(:uh AS bytea[]),"
-            " CAST(:ud AS text[]), CAST(:um AS text[])) AS x(u, s, h, d, m)"
+            " CAST(:ud AS text[]), CAST(:um AS text[]), CAST(:rv AS int[]),"
+            " CAST(:rc AS timestamptz[]), CAST(:rl AS timestamptz[]), CAST(:re AS int[]))"
+            " AS x(u, s, h, d, m, rv, rc, rl, re)"
             " JOIN s ON s.message_id = x.m WHERE users.user_id = x.u),"
             " i AS ("
             " UPDATE inbox SET outcome = x.o, snapshot_id = s.id"
@@ -235,6 +254,10 @@ async def write_changes(
             "uh": [u.content_hash for u in users],
             "ud": [u.digest_json for u in users],
             "um": [u.message_id for u in users],
+            "rv": [u.order.version for u in users],
+            "rc": [u.order.created_at for u in users],
+            "rl": [u.order.last_event_at for u in users],
+            "re": [u.order.events for u in users],
             "im": [o[0] for o in outcomes],
             "io": [o[1] for o in outcomes],
         },
@@ -255,14 +278,46 @@ async def release_messages(connection: AsyncConnection, message_ids: Sequence[st
         )
 
 
-async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> None:
-    """Keep what a dead-lettered message brought: its key, value and any report body."""
-    await connection.execute(
+async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> bool:
+    """Keep what a dead-lettered message brought: its key, value and any report body.
+
+    Once per record (message id and where it was read): False when this record was
+    dead-lettered before (redelivered after a crash), and nothing is written.
+    """
+    result = await connection.execute(
         text(
             'INSERT INTO quarantine (message_id, topic, partition, "offset", user_id,'
             " error_code, reason, input_key, input_value, report_body)"
             " VALUES (:message_id, :topic, :partition, :offset, :user_id, :error_code,"
             " :reason, :input_key, :input_value, :report_body)"
+            ' ON CONFLICT (message_id, topic, partition, "offset") DO NOTHING RETURNING id'
         ),
         entry,
+    )
+    return result.first() is not None
+
+
+async def mark_dead_lettered(
+    connection: AsyncConnection, ref: MessageRef, user_id: str | None
+) -> None:
+    """The inbox row of a dead-lettered message (taking over its claim, if any).
+
+    A message stored by another record with the same id keeps its `stored` row.
+    """
+    await connection.execute(
+        text(
+            'INSERT INTO inbox (message_id, topic, partition, "offset", user_id, outcome)'
+            " VALUES (:m, :t, :p, :o, CAST(:u AS uuid), 'dead_lettered')"
+            " ON CONFLICT (message_id) DO UPDATE SET topic = EXCLUDED.topic,"
+            ' partition = EXCLUDED.partition, "offset" = EXCLUDED."offset",'
+            " outcome = 'dead_lettered', processed_at = now()"
+            " WHERE inbox.outcome IN ('processing', 'dead_lettered')"
+        ),
+        {
+            "m": ref.message_id,
+            "t": ref.topic,
+            "p": ref.partition,
+            "o": ref.offset,
+            "u": user_id,
+        },
     )

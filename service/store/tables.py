@@ -36,6 +36,11 @@ users = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    # The ordering facts of the last stored report (see service/freshness.py).
+    sa.Column("report_version", sa.Integer, nullable=True),
+    sa.Column("report_created_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("report_last_event_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("report_events", sa.Integer, nullable=True),
 )
 
 report_snapshots = sa.Table(
@@ -108,7 +113,17 @@ outbox = sa.Table(
     sa.Column("user_id", UUID(as_uuid=False), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Index("ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
+    sa.Column(
+        "parked_at",
+        sa.DateTime(timezone=True),
+        nullable=True,
+        comment="set when Kafka refused the record for good (never retried)",
+    ),
+    sa.Column("park_reason", sa.Text, nullable=True),
+    sa.Index(
+        "ix_outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL AND parked_at IS NULL")
+    ),
+    sa.Index("ix_outbox_parked", "id", postgresql_where=sa.text("parked_at IS NOT NULL")),
     sa.Index("ix_outbox_sent_at", "sent_at", postgresql_where=sa.text("sent_at IS NOT NULL")),
 )
 
@@ -129,4 +144,6 @@ quarantine = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Index(None, "message_id"),
     sa.Index(None, "created_at"),
+    # One dead letter per record: a redelivered record is not dead-lettered twice.
+    sa.Index("uq_quarantine_record", "message_id", "topic", "partition", "offset", unique=True),
 )

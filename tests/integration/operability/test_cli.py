@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from service.messages import DLQ_HEADERS, dead_letter_headers
 from tests.integration.operability.conftest import run_cli
-from tests.integration.pipeline.conftest import ReaderFactory, Topics
+from tests.integration.pipeline.conftest import (
+    ReaderFactory,
+    SettingsFactory,
+    Topics,
+    eventually,
+    running,
+)
 
-ORIGINAL_HEADERS = [("ce_id", b"evt-original"), ("traceparent", b"00-0af7651916cd43dd-01")]
+TRACEPARENT = ("traceparent", b"00-0af7651916cd43dd-01")
+
+
+def original_headers(offset: int) -> list[tuple[str, bytes]]:
+    """The headers the n-th dead letter had before it failed (its own event id)."""
+    return [("ce_id", f"evt-original-{offset}".encode()), TRACEPARENT]
 
 
 def _env(kafka_bootstrap: str, topics: Topics) -> dict[str, str]:
@@ -47,7 +58,7 @@ async def _fill_dlq(kafka_bootstrap: str, topics: Topics, classes: list[str]) ->
             user_id = str(uuid.uuid4())
             users.append(user_id)
             headers = dead_letter_headers(
-                ORIGINAL_HEADERS,
+                original_headers(offset),
                 error_class=error_class,
                 reason=f"{error_class} happened",
                 topic=topics.input,
@@ -118,14 +129,19 @@ async def test_replay_dry_run_lists_dead_letters_and_publishes_nothing(
     assert "  alice_unavailable: 2" in lines
     assert "  invalid_report: 1" in lines
     assert "user_id" not in result.out  # never the value
-    await asyncio.sleep(1)
+    # The CLI has exited: anything it published was acknowledged before that.
     assert await _record_count(kafka_bootstrap, topics.input, partitions=2) == 0
 
 
 async def test_replay_republishes_only_the_chosen_error_class(
-    kafka_bootstrap: str, topics: Topics, read_topic: ReaderFactory
+    kafka_bootstrap: str,
+    topics: Topics,
+    read_topic: ReaderFactory,
+    make_settings: SettingsFactory,
+    pg: asyncpg.Connection,
 ) -> None:
-    """replay-dlq --error-class re-publishes only matches, original key/value/headers intact."""
+    """replay-dlq --error-class re-publishes only matches, original key/value/headers intact,
+    and the service then stores each replayed message (the other dead letter stays out)."""
     classes = ["alice_unavailable", "invalid_report", "alice_unavailable"]
     users = await _fill_dlq(kafka_bootstrap, topics, classes)
     reader = await read_topic(topics.input)
@@ -136,12 +152,34 @@ async def test_replay_republishes_only_the_chosen_error_class(
 
     assert result.code == 0, result.err
     assert "replayed 2 of 3 scanned dead letter(s)" in result.out
+    # The CLI waited for every acknowledgement: the end offsets are final.
+    assert await _record_count(kafka_bootstrap, topics.input, partitions=2) == 2
     records = await reader.wait_for(2)
-    await asyncio.sleep(2)  # anything more would arrive by now
-    assert len(reader.records) == 2
     expected = {users[0], users[2]}
     assert {r.key.decode() for r in records if r.key} == expected
-    for record in records:
-        assert record.json()["user_id"] == (record.key or b"").decode()
+    by_user = {(r.key or b"").decode(): r for r in records}
+    for offset in (0, 2):
+        record = by_user[users[offset]]
+        assert record.json()["user_id"] == users[offset]
         assert not set(DLQ_HEADERS) & set(record.headers)
-        assert record.headers == dict(ORIGINAL_HEADERS)
+        assert record.headers == dict(original_headers(offset))
+
+    # Followed until stored: the replayed messages go through the whole pipeline.
+    async with running(make_settings()):
+
+        async def stored() -> bool:
+            rows = await pg.fetch(
+                "SELECT DISTINCT user_id::text AS u FROM report_snapshots"
+                " WHERE user_id = ANY($1::uuid[])",
+                users,
+            )
+            return {r["u"] for r in rows} == expected
+
+        await eventually(stored, timeout=60)
+    outcomes = await pg.fetch(
+        "SELECT message_id, outcome FROM inbox WHERE user_id = ANY($1::uuid[])", users
+    )
+    assert sorted((r["message_id"], r["outcome"]) for r in outcomes) == [
+        ("event:evt-original-0", "stored"),
+        ("event:evt-original-2", "stored"),
+    ]

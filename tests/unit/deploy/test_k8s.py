@@ -41,6 +41,7 @@ CUSTOM_KINDS = {
     "ScaledObject": "keda.sh/v1alpha1",
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "TriggerAuthentication": "keda.sh/v1alpha1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
 }
 MANIFEST_FILES = sorted(
     path
