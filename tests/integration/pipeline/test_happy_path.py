@@ -69,7 +69,7 @@ async def test_event_becomes_snapshot_events_and_derived_cloudevents(
     assert user["state"] == "TO_REVIEW"
     assert user["last_snapshot_id"] == snapshot["id"]
 
-    types = list(distinct_types(records))  # the relay publishes at least once
+    types = list(distinct_types(records))
     assert types[0] == "onboarding.user.state_changed"
     assert types.count("onboarding.document.added") == len(report["documents"])
     assert types.count("onboarding.selfie.added") == len(report["selfies"])
