@@ -243,7 +243,7 @@ class DerivedEventData(BaseModel):
         default=None,
         alias="from",
         description="state_changed: previous state (null the first time); result.changed: "
-        "previous value.",
+        "previous value; user.deleted_upstream: the last state seen.",
     )
     to: str | None = Field(default=None, description="state_changed / result.changed: new value.")
     results: dict[str, str | None] | None = Field(
@@ -290,6 +290,32 @@ def cloudevent_headers(event: DerivedEvent) -> list[tuple[str, bytes]]:
 def encode_data(event: DerivedEvent) -> bytes:
     """The record value: compact JSON of the event's data."""
     return json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- Reconciler: a user deleted at Alice --------------------------------------------------------
+USER_DELETED_UPSTREAM: Final = "onboarding.user.deleted_upstream"
+
+
+def deleted_upstream_event(
+    user_id: str,
+    *,
+    report_id: str | None,
+    last_state: str | None,
+    last_content_hash: str | None,
+    observed_at: datetime,
+) -> DerivedEvent:
+    """The event of a user Alice no longer knows (404 on state and report): published once.
+
+    Its id depends on the user and the last snapshot seen, so announcing the same deletion
+    twice gives the same `ce_id`.
+    """
+    return DerivedEvent(
+        id=derived_event_id(user_id, USER_DELETED_UPSTREAM, last_content_hash or "-"),
+        type=USER_DELETED_UPSTREAM,
+        user_id=user_id,
+        time=observed_at,
+        data={"user_id": user_id, "report_id": report_id, "from": last_state, "to": None},
+    )
 
 
 # --- Dead letters ------------------------------------------------------------------------------
