@@ -38,8 +38,8 @@ _PENDING = (
 # Two constants joined at import time: no input is ever formatted into SQL here.
 _DUE_SQL = _PENDING + "SELECT user_id, state FROM p WHERE due <= now() ORDER BY due LIMIT :n"  # noqa: S608
 _PENDING_SQL = _PENDING + (  # noqa: S608
-    "SELECT state, count(*), COALESCE(EXTRACT(EPOCH FROM max(now() - due))"
-    " FILTER (WHERE due <= now()), 0) FROM p GROUP BY state"
+    "SELECT state, count(*), COALESCE(EXTRACT(EPOCH FROM max(now() - due)"
+    " FILTER (WHERE due <= now())), 0) FROM p GROUP BY state"
 )
 
 
@@ -115,7 +115,8 @@ async def pending(
 
 
 async def begin_check(connection: AsyncConnection, user_id: str) -> Check | None:
-    """Number the check and note its time; None if the user is no longer reconciled."""
+    """Number the check and note its time; None if the user is no longer reconciled (gone at
+    Alice, or final since it was found due: an input message may have recorded a decision)."""
     row = (
         await connection.execute(
             text(
@@ -124,9 +125,10 @@ async def begin_check(connection: AsyncConnection, user_id: str) -> Check | None
                 " OR updated_at > last_checked_at THEN 0"
                 " ELSE checks_without_change END, last_checked_at = clock_timestamp()"
                 " WHERE user_id = CAST(:u AS uuid) AND reconcile_state IS NULL"
+                " AND (state IS NULL OR state <> ALL(CAST(:final AS text[])))"
                 " RETURNING check_count, checks_without_change, state"
             ),
-            {"u": user_id},
+            {"u": user_id, "final": list(FINAL_STATES)},
         )
     ).first()
     if row is None:
