@@ -124,6 +124,9 @@ class Reconciler:
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK_KEY}
             )
             if not locked:
+                # Another replica reconciles and reports the gauges; the dashboard takes the max.
+                self._metrics.reconcile_pending.clear()
+                self._metrics.reconcile_oldest_due_age.set(0)
                 return None
             due = await schedule.due_users(
                 connection,
