@@ -4,7 +4,8 @@ Starts the Alice emulator (in this process), a fresh database and fresh topics, 
 as a subprocess (`python -m service run`), publishes onboarding-completed events for five users
 moving IN_PROGRESS -> TO_REVIEW -> ACCEPTED / REJECTED (carla's low liveness is flagged, then
 cleared when her new selfie passes; ben uploads an expired passport, flagged `document_expired`;
-one event is sent twice), waits until every message is processed, prints what was stored and derived, stops
+one event is sent twice), waits until every message is processed; then one user is accepted at
+Alice with no event at all, and the reconciler notices it. Prints what was stored and derived, stops
 everything it started, and exits 0 (1 if anything did not add up).
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (`make demo` starts the local stack for them).
 """
@@ -83,6 +84,9 @@ class Demo:
                 "ALICE_API_KEY": API_KEY,
                 "HTTP_PORT": str(_free_port()),
                 "RELAY_POLL_INTERVAL_S": "0.2",
+                # Short reconciler steps, so that a decision with no event shows up in seconds.
+                "RECONCILE_INTERVAL_S": "1",
+                "RECONCILE_BACKOFF_S": "2,4",
             }
         )
         with self.log_path.open("wb") as log:
@@ -109,7 +113,10 @@ class Demo:
         conn = await asyncpg.connect(_dsn(self.database_url))
         try:
             return int(
-                await conn.fetchval("SELECT count(*) FROM inbox WHERE outcome <> 'processing'")
+                await conn.fetchval(
+                    "SELECT count(*) FROM inbox WHERE outcome <> 'processing'"
+                    " AND topic <> 'reconcile'"  # the reconciler's own records
+                )
             )
         except asyncpg.UndefinedTableError:
             return 0
@@ -171,9 +178,23 @@ class Demo:
                     await self.wait_processed(len(self.distinct))
                 else:  # the duplicate: nothing new to wait for; give it time to be skipped
                     await asyncio.sleep(1.0)
+            # A reviewer accepts dev in Alice's dashboard: no event reaches Kafka.
+            emu.set_user_state(users["dev"], "ACCEPTED")
+            print("dev accepted at Alice with no event; waiting for the reconciler ...")
+            await self.wait_state(users["dev"], "ACCEPTED")
         finally:
             await producer.stop()
         return users
+
+    async def wait_state(self, user_id: str, state: str, timeout: float = 60.0) -> None:
+        conn = await asyncpg.connect(_dsn(self.database_url))
+        try:
+            async with asyncio.timeout(timeout):
+                query = "SELECT state FROM users WHERE user_id = $1"
+                while await conn.fetchval(query, user_id) != state:
+                    await asyncio.sleep(0.2)
+        finally:
+            await conn.close()
 
     async def _wait_for_topic(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
@@ -222,7 +243,8 @@ class Demo:
                     "SELECT u.state,"
                     " (SELECT count(*) FROM report_snapshots s WHERE s.user_id = u.user_id) snaps,"
                     " (SELECT count(*) FROM user_events e WHERE e.user_id = u.user_id) evs,"
-                    " (SELECT count(*) FROM inbox i WHERE i.user_id = u.user_id) msgs,"
+                    " (SELECT count(*) FROM inbox i WHERE i.user_id = u.user_id"
+                    " AND i.topic <> 'reconcile') msgs,"
                     " (SELECT count(*) FROM inbox i WHERE i.user_id = u.user_id AND outcome = 'duplicate') dups,"
                     " (SELECT count(*) FROM inbox i WHERE i.user_id = u.user_id AND outcome = 'unchanged') same,"
                     " (SELECT face_liveness FROM report_snapshots s WHERE s.id = u.last_snapshot_id) live"
@@ -241,8 +263,15 @@ class Demo:
                 hidden = ("ce_type", "user_id", "report_id", "results")
                 detail = {k: v for k, v in event.items() if k not in hidden}
                 print(f"  {who:<6} {event['ce_type']:<32} {json.dumps(detail)}")
+            reconciled = await conn.fetchval(
+                "SELECT message_id FROM report_snapshots WHERE user_id = $1 AND state = 'ACCEPTED'",
+                users["dev"],
+            )
+            print()
+            print(f"dev's decision was recorded by {reconciled} (no input event)")
             inbox = await conn.fetch(
-                "SELECT outcome, count(*) n FROM inbox GROUP BY outcome ORDER BY outcome"
+                "SELECT outcome, count(*) n FROM inbox WHERE topic <> 'reconcile'"
+                " GROUP BY outcome ORDER BY outcome"
             )
             print()
             print("messages by outcome: " + ", ".join(f"{r['outcome']}={r['n']}" for r in inbox))
@@ -259,6 +288,13 @@ class Demo:
                 and stored.get("dead_lettered", 0) == 0
                 and len(events) == outbox
                 and len({json.dumps(e, sort_keys=True) for e in events}) == len(events)
+                and str(reconciled).startswith(f"reconcile:{users['dev']}:")
+                and any(
+                    e["ce_type"] == "onboarding.user.state_changed"
+                    and (e["user_id"], e["from"], e["to"])
+                    == (users["dev"], "TO_REVIEW", "ACCEPTED")
+                    for e in events
+                )
             )
             print("demo: OK" if ok else "demo: FAILED (see above)")
             return ok

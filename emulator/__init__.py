@@ -12,7 +12,9 @@ API endpoints (as in the contract `../shared/alice/API.md`, from the project roo
   -> `200 {"report": {...}}` (20-40 KB, deterministic); 401 bad/expired/revoked token;
   404 `{"detail": "User not found"}` for an unknown or deleted user; a version header other
   than 1 -> 400 (a missing one means 1).
-- `GET /user/state` -> `200 "TO_REVIEW"` (a bare JSON string); `DELETE /user` -> 200.
+- `GET /user/state` -> `200 "TO_REVIEW"` (a bare JSON string; 404 for an unknown or deleted
+  user); `DELETE /user` -> 200. A state change (`set_user_state`) adds no report event: it is a
+  decision taken in Alice's dashboard, which only polling (the service's reconciler) notices.
 - `GET /healthcheck` -> 200 (never faulty, counted as `healthcheck`).
 Endpoint names used by counters and faults: `login_token`, `backend_token`, `user_report`,
 `user_state`, `delete_user`, `healthcheck`.

@@ -32,6 +32,7 @@ from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import OnboardingCompleted
 from service.metrics import Metrics
 from service.processor import Health, Processor, RetryPolicy
+from service.reconciler import AliceChecks, Backoff, Reconciler
 from service.scheduler import KeyedScheduler
 from service.settings import Settings
 from service.store.database import Database
@@ -54,6 +55,7 @@ class Service:
     batcher: WriteBatcher
     consumer: Consumer
     relay: OutboxRelay
+    reconciler: Reconciler
     producer: Any
     broker: KafkaBroker
     subscriber: Any
@@ -80,6 +82,32 @@ async def ensure_topics(settings: Settings) -> None:
 async def _no_decoding(message: Any) -> None:
     """Leave decoding to the consumer: it must see invalid records too, as they are."""
     return
+
+
+def _reconciler(
+    settings: Settings,
+    *,
+    database: Database,
+    alice: AliceClient,
+    batcher: WriteBatcher,
+    metrics: Metrics,
+    relay: OutboxRelay,
+) -> Reconciler:
+    """The reconciler, recording through the pipeline's batcher (the same use case path)."""
+    return Reconciler(
+        database=database,
+        alice=AliceChecks(alice),
+        recorder=batcher,
+        metrics=metrics,
+        output_topic=settings.kafka_output_topic,
+        backoff=Backoff(settings.reconcile_backoff_s),
+        interval_s=settings.reconcile_interval_s,
+        batch_size=settings.reconcile_batch,
+        max_age_days=settings.reconcile_max_age_days,
+        full_report_every=settings.reconcile_full_report_every,
+        enabled=settings.reconcile_enabled,
+        on_committed=relay.notify,
+    )
 
 
 def build_service(
@@ -124,6 +152,9 @@ def build_service(
         writers=settings.db_writers,
         metrics=metrics,
         on_committed=relay.notify,
+    )
+    reconciler = _reconciler(
+        settings, database=database, alice=alice, batcher=batcher, metrics=metrics, relay=relay
     )
     progress = Progress()
     memory = ByteBudget(settings.max_body_bytes_in_flight, on_wait=metrics.body_budget_waits.inc)
@@ -248,9 +279,9 @@ def build_service(
             subscriber=subscriber,
         ),
         logger=None,
-        on_startup=[startup],
+        on_startup=[startup, reconciler.on_startup],
         after_startup=[after_startup],
-        on_shutdown=[shutdown],
+        on_shutdown=[reconciler.stop, shutdown],
         after_shutdown=[after_shutdown],
     )
     return Service(
@@ -263,6 +294,7 @@ def build_service(
         batcher=batcher,
         consumer=consumer,
         relay=relay,
+        reconciler=reconciler,
         producer=producer,
         broker=broker,
         subscriber=subscriber,

@@ -18,6 +18,7 @@ from typing import Any, Final
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from service.errors import InvalidInputEvent
+from service.events.data import UserDeletedUpstream
 from service.events.envelope import (
     CE_SOURCE,
     CE_SPECVERSION,
@@ -34,7 +35,9 @@ from service.events.envelope import (
     SELFIE_VOIDED,
     STATE_CHANGED,
     TRUSTED_DOCUMENT_ADDED,
+    USER_DELETED_UPSTREAM,
     DerivedEvent,
+    derived_event,
     derived_event_id,
 )
 
@@ -241,9 +244,30 @@ __all__ = [
     "SELFIE_VOIDED",
     "STATE_CHANGED",
     "TRUSTED_DOCUMENT_ADDED",
+    "USER_DELETED_UPSTREAM",
     "DerivedEvent",
     "derived_event_id",
 ]
+
+
+# --- Reconciler: a user deleted at Alice --------------------------------------------------------
+def deleted_upstream_event(
+    user_id: str,
+    *,
+    report_id: str | None,
+    last_state: str | None,
+    last_content_hash: str | None,
+    observed_at: datetime,
+) -> DerivedEvent:
+    """The event of a user Alice no longer knows (404 on state and report): published once.
+
+    Its id depends on the user and the last snapshot seen, so announcing the same deletion
+    twice gives the same `ce_id`.
+    """
+    data = UserDeletedUpstream(user_id=user_id, report_id=report_id, last_state=last_state)
+    return derived_event(
+        USER_DELETED_UPSTREAM, data, change=last_content_hash or "-", time=observed_at
+    )
 
 
 # --- Dead letters ------------------------------------------------------------------------------

@@ -126,6 +126,30 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
+        # --- Reconciler (service/reconciler/) ---
+        self.reconcile_pending = Gauge(
+            "ingestor_reconcile_pending_users",
+            "Users waiting for reconciliation (state not final, not too old), by user state "
+            "(known states by name, other, none); updated by the active replica each round.",
+            ["state"],
+            registry=registry,
+        )
+        self.reconcile_checks = Counter(
+            "ingestor_reconcile_checks_total",
+            "Reconciler checks by outcome (unchanged, changed, deleted, failed, unavailable).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.reconcile_changes = Counter(
+            "ingestor_reconcile_changes_total",
+            "Changes the reconciler found and recorded (a new snapshot with no input event).",
+            registry=registry,
+        )
+        self.reconcile_oldest_due_age = Gauge(
+            "ingestor_reconcile_oldest_due_age_seconds",
+            "How long the most overdue reconciliation check has been due (0 when none).",
+            registry=registry,
+        )
 
     def observe_alice_call(self, endpoint: str, status: int | None, seconds: float) -> None:
         """Record one Alice HTTP call (the client's on_call hook)."""

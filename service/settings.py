@@ -7,10 +7,10 @@ each group below is a view of them that one adapter needs.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.memory import BODY_MEMORY_FACTOR
 
@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = Field(default=1.0, gt=0)
     inbox_retention_days: int = Field(default=30, ge=1)
 
+    # --- Reconciler ----------------------------------------------------------------------------
+    reconcile_enabled: bool = True
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
+    reconcile_batch: int = Field(default=100, ge=1)
+    reconcile_max_age_days: int = Field(default=30, ge=1)
+    reconcile_full_report_every: int = Field(default=4, ge=1)
+    # Comma-separated seconds ("60,300,1800,21600,86400"), not JSON: read by the validator.
+    reconcile_backoff_s: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(60.0, 300.0, 1800.0, 21600.0, 86400.0), min_length=1
+    )
+
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -125,6 +136,20 @@ class Settings(BaseSettings):
                 f"{worst} ({BODY_MEMORY_FACTOR} x ALICE_MAX_RESPONSE_BYTES)"
             )
         return self
+
+    @field_validator("reconcile_backoff_s", mode="before")
+    @classmethod
+    def _steps_from_text(cls, value: object) -> object:
+        if isinstance(value, str):  # also takes "(1.0, 2.0)" and "[1, 2]", as Python prints them
+            return tuple(float(p) for p in value.strip("()[] ").split(",") if p.strip())
+        return value
+
+    @field_validator("reconcile_backoff_s")
+    @classmethod
+    def _positive_steps(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(step <= 0 for step in value):
+            raise ValueError("RECONCILE_BACKOFF_S steps must be positive seconds")
+        return value
 
     @model_validator(mode="after")
     def _alice_over_https(self) -> Settings:

@@ -240,3 +240,11 @@ class RiskCleared(EventData):
     selfie_id: str | None = Field(description="The cause's selfie, if keyed by one.")
     field: str | None = Field(description="The cause's field name, if keyed by one.")
     check: str | None = Field(description="The cause's check key (check_failed reasons).")
+
+
+class UserDeletedUpstream(EventData):
+    """`onboarding.user.deleted_upstream`: Alice no longer knows the user (404 on both its state
+    and its report, seen by the reconciler); published once, never dead-lettered."""
+
+    report_id: str | None = Field(description="The last report stored for the user, if any.")  # type: ignore[assignment]
+    last_state: str | None = Field(description="The last state seen before the deletion.")

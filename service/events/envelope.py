@@ -28,6 +28,7 @@ from service.events.data import (
     SelfieVoided,
     StateChanged,
     TrustedDocumentAdded,
+    UserDeletedUpstream,
 )
 
 CE_SPECVERSION: Final = "1.0"
@@ -47,6 +48,7 @@ SELFIE_VOIDED: Final = "onboarding.selfie.voided"
 TRUSTED_DOCUMENT_ADDED: Final = "onboarding.trusted_document.added"
 RISK_FLAGGED: Final = "onboarding.risk.flagged"
 RISK_CLEARED: Final = "onboarding.risk.cleared"
+USER_DELETED_UPSTREAM: Final = "onboarding.user.deleted_upstream"
 
 # Each type's data: a model, or (risk.flagged) a union discriminated by `reason`.
 DATA_SCHEMAS: Final[dict[str, Any]] = {
@@ -60,6 +62,7 @@ DATA_SCHEMAS: Final[dict[str, Any]] = {
     TRUSTED_DOCUMENT_ADDED: TrustedDocumentAdded,
     RISK_FLAGGED: RiskFlagged,
     RISK_CLEARED: RiskCleared,
+    USER_DELETED_UPSTREAM: UserDeletedUpstream,
 }
 DERIVED_TYPES: Final = tuple(DATA_SCHEMAS)
 # Any derived event's data (which one: `ce_type`), for the AsyncAPI document's output payload.
@@ -74,6 +77,7 @@ DerivedEventData = (
     | TrustedDocumentAdded
     | RiskFlagged
     | RiskCleared
+    | UserDeletedUpstream
 )
 DATA_VERSION: Final = 1  # every type is at v1; a breaking change adds `<type>.v2`
 _ADAPTERS: Final = {event_type: TypeAdapter(model) for event_type, model in DATA_SCHEMAS.items()}

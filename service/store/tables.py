@@ -41,6 +41,23 @@ users = sa.Table(
     sa.Column("report_created_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("report_last_event_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("report_events", sa.Integer, nullable=True),
+    # The reconciler's schedule (migration 0004; see service/reconciler/).
+    sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("checks_without_change", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("check_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "reconcile_state",
+        sa.Text,
+        nullable=True,
+        comment="null: reconciled while not final; deleted_upstream: gone at Alice",
+    ),
+    sa.Column("deleted_upstream_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index(
+        "ix_users_reconcile_pending",
+        "state",
+        postgresql_where=sa.text("reconcile_state IS NULL AND last_snapshot_id IS NOT NULL"),
+    ),
 )
 
 report_snapshots = sa.Table(

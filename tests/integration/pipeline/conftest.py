@@ -88,6 +88,9 @@ def make_settings(
             "transient_backoff_max_s": 1.0,
             "relay_poll_interval_s": 0.2,
             "http_port": 0,
+            # Off unless a test turns it on: the database is shared by the session's tests, and a
+            # reconciler would check earlier tests' users against this test's emulator.
+            "reconcile_enabled": False,
         }
         values.update(overrides)
         return Settings(**values)

@@ -81,6 +81,7 @@ def test_document_describes_input_output_and_dead_letter_channels() -> None:
         "TrustedDocumentAdded",
         "RiskFlagged",
         "RiskCleared",
+        "UserDeletedUpstream",
     }
 
 

@@ -114,6 +114,9 @@ def test_every_queried_metric_is_exported() -> None:
         "ingestor_dead_letters_total",
         "ingestor_db_transaction_duration_seconds_bucket",
         "ingestor_in_flight_messages",
+        "ingestor_reconcile_pending_users",
+        "ingestor_reconcile_checks_total",
+        "ingestor_reconcile_oldest_due_age_seconds",
     ],
 )
 def test_the_dashboard_covers_the_pipeline(metric: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import get_args
 
@@ -16,7 +16,7 @@ from service.events.data import RISK_MODELS, RISK_REASONS
 from service.events.envelope import DERIVED_TYPES, DerivedEvent, derived_event_id
 from service.events.kafka import to_kafka
 from service.events.schemas import schema_files
-from service.messages import STATE_CHANGED
+from service.messages import STATE_CHANGED, deleted_upstream_event
 from tests.unit.domain.variants import (
     EXAMPLE,
     Snapshot,
@@ -46,7 +46,16 @@ def every_type() -> list[DerivedEvent]:
         document_check("authentic_nfc_chip", 99.0),
         duplicates("00000000-0000-4000-8000-000000000001"),
     ]
-    return [e for events in history(Snapshot(base=first), Snapshot(*second)) for e in events]
+    derived = [e for events in history(Snapshot(base=first), Snapshot(*second)) for e in events]
+    # The reconciler's event, not derived from two reports.
+    gone = deleted_upstream_event(
+        USER_ID,
+        report_id=None,
+        last_state="ACCEPTED",
+        last_content_hash="ab",
+        observed_at=datetime(2024, 3, 6, tzinfo=UTC),
+    )
+    return [*derived, gone]
 
 
 def test_every_type_decodes_with_the_sdk() -> None:

@@ -1,0 +1,1 @@
+"""Integration tests of the reconciler's schedule on the real PostgreSQL."""
