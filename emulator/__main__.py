@@ -34,6 +34,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retry-after-s", type=int, default=1)
     parser.add_argument("--reset-rate", type=float, default=0.0)
     parser.add_argument(
+        "--rate-limit-per-s", type=int, default=0, help="429 above N API requests/s (0: off)"
+    )
+    parser.add_argument(
         "--pregenerate-file", type=Path, help="file of user ids (one a line) to render up front"
     )
     parser.add_argument(
@@ -58,6 +61,7 @@ async def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         auto_create_users=not args.no_auto_create,
         faults=faults,
+        rate_limit_per_s=args.rate_limit_per_s or None,
     )
     if args.pregenerate_file is not None:
         user_ids = args.pregenerate_file.read_text().split()
