@@ -11,13 +11,14 @@ from __future__ import annotations
 
 
 class AdaptiveLimit:
-    """The current concurrency limit (a float; callers use its floor)."""
+    """The current concurrency limit, between `floor` and `ceiling`."""
 
     def __init__(self, *, floor: int, ceiling: int) -> None:
         self.floor = max(1, min(floor, ceiling))
         self.ceiling = ceiling
         self.value = float(ceiling)
         self.epoch = 0
+        self._successes = 0
         """Bumped by every decrease; a permit remembers the epoch it was granted in."""
 
     @property
@@ -26,14 +27,19 @@ class AdaptiveLimit:
         return int(self.value)
 
     def succeeded(self) -> None:
-        """A request was answered normally: grow by 1/limit."""
-        if self.value < self.ceiling:
-            self.value = min(float(self.ceiling), self.value + 1.0 / self.value)
+        """A request was answered normally: one more slot after `slots` of these."""
+        if self.value >= self.ceiling:
+            return
+        self._successes += 1
+        if self._successes >= self.slots:
+            self._successes = 0
+            self.value = min(float(self.ceiling), self.value + 1.0)
 
     def overloaded(self, epoch: int) -> bool:
         """A request granted in `epoch` met an overload; whether the limit was halved."""
         if epoch != self.epoch:
             return False
         self.epoch += 1
-        self.value = max(float(self.floor), self.value / 2)
+        self._successes = 0
+        self.value = float(max(self.floor, self.slots // 2))
         return True
