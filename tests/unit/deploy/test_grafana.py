@@ -114,10 +114,15 @@ def test_every_queried_metric_is_exported() -> None:
         "ingestor_dead_letters_total",
         "ingestor_db_transaction_duration_seconds_bucket",
         "ingestor_in_flight_messages",
+        "ingestor_alice_concurrency_limit",
+        "ingestor_alice_limiter_waits_total",
+        "ingestor_alice_limiter_wait_seconds_total",
+        "ingestor_alice_breaker_state",
     ],
 )
 def test_the_dashboard_covers_the_pipeline(metric: str) -> None:
-    """Throughput, outcomes, Alice latency, lag, outbox, DLQ, DB latency and in-flight are shown."""
+    """Throughput, outcomes, Alice latency, lag, outbox, DLQ, DB latency, in-flight and the
+    Alice budget (concurrency limit, limiter waits, breaker state) are shown."""
     assert metric in _queried_names(_dashboard())
 
 
