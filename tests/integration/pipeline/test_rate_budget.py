@@ -55,7 +55,7 @@ async def throttling_alice(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]
     )
     try:
         assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=120 + EVENTS / 20)
         assert line.startswith(b"http"), "the emulator did not start"
         yield line.decode().strip(), user_ids
     finally:
