@@ -88,16 +88,19 @@ async def test_backfill_stays_within_the_rate_and_dead_letters_nothing(
         async def all_settled() -> bool:
             return sum((await outcomes(pg, user_ids)).values()) == EVENTS
 
-        await eventually(all_settled, timeout=60 + 4 * EVENTS / RATE)
-    windows = _admin(base_url, "rate")["windows"]
-    counts = _admin(base_url, "counts")
-    received = [w["received"] for w in windows]
-    throttled = sum(w["throttled"] for w in windows)
-    print(
-        f"rate budget: {EVENTS} events, {sum(received)} API requests in {len(windows)} s, "
-        f"max {max(received)}/s (limit {RATE}), {throttled} answered 429; "
-        f"by status {counts['by_status']}"
-    )
+        try:
+            await eventually(all_settled, timeout=120 + 10 * EVENTS / RATE)
+        finally:
+            windows = _admin(base_url, "rate")["windows"]
+            counts = _admin(base_url, "counts")
+            received = [w["received"] for w in windows] or [0]
+            throttled = sum(w["throttled"] for w in windows)
+            settled = await outcomes(pg, user_ids)
+            print(
+                f"rate budget: {EVENTS} events ({settled}), {sum(received)} API requests in "
+                f"{len(windows)} s, max {max(received)}/s (limit {RATE}), {throttled} answered "
+                f"429; by status {counts['by_status']}"
+            )
     found = await outcomes(pg, user_ids)
     assert set(found) <= {"stored", "unchanged"}
     assert sum(found.values()) == EVENTS
