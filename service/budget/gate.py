@@ -23,15 +23,14 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import IntEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 
 from service.budget.aimd import AdaptiveLimit
 from service.budget.breaker import BreakerState, CircuitBreaker, is_failure
 from service.budget.bucket import TokenBucket
+from service.budget.permits import BudgetObserver, Held, Permit, Priority
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -40,46 +39,6 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_HOLD_S = 1.0  # a 429 without a usable Retry-After holds the gate this long
 MAX_HOLD_S = 60.0  # no single answer holds the whole gate longer than this
-
-
-class Priority(IntEnum):
-    """Who asks: lower values are served first."""
-
-    PIPELINE = 0
-    BACKGROUND = 1
-
-
-class Held(Exception):
-    """The budget did not grant the request in time (rate, concurrency, 429 hold or breaker)."""
-
-    def __init__(self, reason: str, *, retry_after: float | None, outage: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.outage = outage
-
-
-@dataclass(slots=True)
-class Permit:
-    """One granted request; give it back with `release` or `abandon`."""
-
-    priority: Priority
-    epoch: int
-    probe: bool
-    released: bool = False
-
-
-class BudgetObserver(Protocol):
-    """Where the gate reports what it does (the service's metrics)."""
-
-    def limiter_waited(self, priority: str, seconds: float) -> None:
-        """A request waited `seconds` for the gate (only requests that waited at all)."""
-
-    def concurrency_limit(self, limit: int) -> None:
-        """The concurrency limit changed."""
-
-    def breaker_state(self, state: BreakerState) -> None:
-        """The breaker changed state."""
 
 
 _Waiter = tuple[int, int, "asyncio.Future[Permit]"]
