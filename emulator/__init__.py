@@ -69,6 +69,10 @@ Admin endpoints for other processes (JSON bodies; user changes answer
 - `POST /_emulator/faults/next` `{"count": 2, "kind": "status", "status": 503,
   "endpoint": "user_report", "retry_after_s": null, "delay_ms": 0}` (kind: status, reset,
   invalid_json, oversized, slow; endpoint null = any)
+- `PUT /_emulator/rate-limit` `{"per_s": 50}` (null: off): 429 with `Retry-After` above 50 API
+  requests in a one-second window; `GET /_emulator/rate` -> `{"limit_per_s": 50, "windows":
+  [{"second": t, "received": n, "admitted": a, "throttled": m}]}` (API requests per second,
+  emptied by `counts/reset`); in-process `emu.set_rate_limit(50)`, `emu.throttle.timeline()`
 - `POST /_emulator/tokens/revoke`; `POST /_emulator/clock/advance` `{"seconds": 3601}`
 - `PUT /_emulator/config` `{"auto_create_users": false, "token_ttl_s": 2, "variety": 0.3}`
 - `POST /_emulator/users` `{"user_ids": [...], "state": "TO_REVIEW", "pregenerate": true,
@@ -82,7 +86,8 @@ Admin endpoints for other processes (JSON bodies; user changes answer
 - `POST /_emulator/users/{id}/features` `{"features": ["nfc", "duplicates"]}` (unknown: 400)
 
 Standalone: `python -m emulator --port 8081 --api-key KEY --latency-ms 50 --variety 0.3` prints
-the base URL on its first stdout line and runs until SIGTERM/SIGINT or `--max-lifetime-s`.
+the base URL (`--rate-limit-per-s 50` turns the rate limit on) on its first stdout line and runs
+until SIGTERM/SIGINT or `--max-lifetime-s`.
 """
 
 from emulator.control import DEFAULT_API_KEY, AliceEmulator

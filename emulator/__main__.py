@@ -41,6 +41,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="share (0-1) of users whose reports get 1-3 features (NFC, expired...) by seed",
     )
     parser.add_argument(
+        "--rate-limit-per-s", type=int, default=0, help="429 above N API requests/s (0: off)"
+    )
+    parser.add_argument(
         "--pregenerate-file", type=Path, help="file of user ids (one a line) to render up front"
     )
     parser.add_argument(
@@ -66,6 +69,7 @@ async def run(args: argparse.Namespace) -> None:
         auto_create_users=not args.no_auto_create,
         faults=faults,
         variety=args.variety,
+        rate_limit_per_s=args.rate_limit_per_s or None,
     )
     if args.pregenerate_file is not None:
         user_ids = args.pregenerate_file.read_text().split()

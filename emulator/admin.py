@@ -78,6 +78,19 @@ async def post_next(request: web.Request) -> web.Response:
     return json_response({})
 
 
+async def get_rate(request: web.Request) -> web.Response:
+    """`GET /_emulator/rate`: the rate limit and API requests per second (emulator/throttle.py)."""
+    return json_response(emulator_of(request).throttle.to_json())
+
+
+async def put_rate_limit(request: web.Request) -> web.Response:
+    """`PUT /_emulator/rate-limit` `{"per_s": 50}` (null or 0: no limit)."""
+    per_s = (await _body(request))["per_s"]
+    emu = emulator_of(request)
+    emu.set_rate_limit(None if per_s is None else int(per_s))
+    return json_response({"limit_per_s": emu.throttle.limit_per_s})
+
+
 async def revoke_tokens(request: web.Request) -> web.Response:
     """`POST /_emulator/tokens/revoke`: every token issued so far gets 401."""
     emulator_of(request).revoke_tokens()
@@ -205,6 +218,8 @@ def add_admin_routes(app: web.Application) -> None:
         ("PUT", "/faults", put_faults),
         ("DELETE", "/faults", clear_faults),
         ("POST", "/faults/next", post_next),
+        ("GET", "/rate", get_rate),
+        ("PUT", "/rate-limit", put_rate_limit),
         ("POST", "/tokens/revoke", revoke_tokens),
         ("POST", "/clock/advance", advance_clock),
         ("PUT", "/config", put_config),

@@ -21,6 +21,7 @@ from emulator.faults import Fault, FaultInjector, FaultKind, Faults
 from emulator.reports import UNSET, Score, Unset
 from emulator.server import create_app
 from emulator.state import INITIAL_STATE, UserRegistry
+from emulator.throttle import Throttle
 from emulator.tokens import TokenAuthority
 
 DEFAULT_API_KEY = "emulator-api-key"
@@ -46,6 +47,7 @@ class AliceEmulator:
         faults: Faults | None = None,
         token_secret: str | None = None,
         variety: float = 0.0,
+        rate_limit_per_s: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.tokens = TokenAuthority(ttl_s=token_ttl_s, secret=token_secret)
@@ -54,6 +56,7 @@ class AliceEmulator:
         self.injector = FaultInjector(seed=seed)
         self.injector.faults = faults or Faults()
         self.counters = RequestCounters()
+        self.throttle = Throttle(limit_per_s=rate_limit_per_s)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -255,11 +258,17 @@ class AliceEmulator:
         """A healthy API again: no standing faults, nothing scheduled."""
         self.injector.clear()
 
+    def set_rate_limit(self, per_s: int | None) -> None:
+        """Answer 429 (`Retry-After`: the rest of the second) above `per_s` API requests in a
+        one-second window; None or 0: no limit. See emulator/throttle.py."""
+        self.throttle.set_limit(per_s)
+
     # -- counters ----------------------------------------------------------------------------
     def counts(self) -> RequestCounts:
         """Requests so far, by endpoint and by outcome."""
         return self.counters.snapshot()
 
     def reset_counts(self) -> None:
-        """Counters back to zero."""
+        """Counters back to zero (and the per-second timeline emptied)."""
         self.counters.reset()
+        self.throttle.reset()

@@ -143,6 +143,10 @@ async def _api_middleware(request: web.Request, handler: _Handler) -> web.Stream
         response = await handler(request)
         emu.counters.finished(endpoint, response.status)
         return response
+    retry_after_s = emu.throttle.admit()
+    if retry_after_s is not None:
+        emu.counters.finished(endpoint, 429)
+        return detail(429, "Too many requests", headers={"Retry-After": str(retry_after_s)})
     if emu.faults.latency_ms > 0:
         await asyncio.sleep(emu.faults.latency_ms / 1000)
     fault = emu.injector.before_handler(endpoint)

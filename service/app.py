@@ -123,7 +123,10 @@ def build_service(
     metrics = Metrics(registry)
     database = Database.from_settings(settings)
     alice = alice or AliceClient.from_settings(
-        settings, on_call=metrics.observe_alice_call, on_retry=metrics.observe_alice_retry
+        settings,
+        on_call=metrics.observe_alice_call,
+        on_retry=metrics.observe_alice_retry,
+        budget_observer=metrics,
     )
     ingest = Ingest(
         database=database,

@@ -6,7 +6,9 @@ consumer maps the two branches to what happens to a message:
 
     IngestorError                      code: the dead-letter reason and metric label
     ├── TransientError                 retry with backoff, bounded; then dead-letter
-    │   ├── AliceUnavailable           timeouts, connection errors, 5xx, 429 after retries
+    │   ├── AliceUnavailable           timeouts, connection errors, 5xx after retries
+    │   │   └── AliceThrottled         429, or held by the client's own budget: never the
+    │   │                              message's fault, so never counted towards its bound
     │   ├── StorageUnavailable         a failure worth retrying (serialization, lock, timeout,
     │   │   │                              an unknown SQLSTATE); counted like any transient error
     │   │   └── StorageOutage              the database cannot take anyone's writes (connection,
@@ -61,9 +63,32 @@ class PermanentError(IngestorError):
 
 
 class AliceUnavailable(TransientError):
-    """Alice did not answer usefully in time (timeout, connection error, 429 or 5xx)."""
+    """Alice did not answer usefully in time (timeout, connection error, 429 or 5xx).
+
+    `retry_after`: seconds Alice (or the client's breaker) asked to wait, when known.
+    `outage`: the client's breaker judged Alice down for everyone during the call, so the
+    failure is not this message's own.
+    """
 
     code = "alice_unavailable"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        outage: bool = False,
+    ) -> None:
+        super().__init__(reason, status=status)
+        self.retry_after = retry_after
+        self.outage = outage
+
+
+class AliceThrottled(AliceUnavailable):
+    """Alice answered 429, or the client's own budget held the request: wait, never count."""
+
+    code = "alice_throttled"
 
 
 class StorageUnavailable(TransientError):

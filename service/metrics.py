@@ -5,7 +5,12 @@ Labels carry classes and outcomes only: never a user id or anything from a repor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from service.budget import BreakerState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -56,6 +61,35 @@ class Metrics:
             "ingestor_alice_retries_total",
             "Retries of Alice API calls, by endpoint.",
             ["endpoint"],
+            registry=registry,
+        )
+        self.alice_limiter_waits = Counter(
+            "ingestor_alice_limiter_waits_total",
+            "Alice requests that waited for the client's budget (rate, concurrency, 429 hold, "
+            "breaker), by caller priority.",
+            ["priority"],
+            registry=registry,
+        )
+        self.alice_limiter_wait_seconds = Counter(
+            "ingestor_alice_limiter_wait_seconds_total",
+            "Seconds Alice requests spent waiting for the client's budget, by caller priority.",
+            ["priority"],
+            registry=registry,
+        )
+        self.alice_concurrency_limit = Gauge(
+            "ingestor_alice_concurrency_limit",
+            "The adaptive limit of concurrent Alice requests (halved on 429/5xx/timeouts).",
+            registry=registry,
+        )
+        self.alice_breaker_state = Gauge(
+            "ingestor_alice_breaker_state",
+            "The Alice circuit breaker: 0 closed, 1 half-open (one probe), 2 open (work held).",
+            registry=registry,
+        )
+        self.alice_breaker_opened = Counter(
+            "ingestor_alice_breaker_opened_total",
+            "Times the Alice circuit breaker opened (an outage seen across users), or opened "
+            "again after a failed probe.",
             registry=registry,
         )
         self.db_transaction = Histogram(
@@ -159,3 +193,20 @@ class Metrics:
     def observe_alice_retry(self, endpoint: str) -> None:
         """Record one retry of an Alice call (the client's on_retry hook)."""
         self.alice_retries.labels(endpoint).inc()
+
+    # --- the Alice budget's observer (service.budget.BudgetObserver) ---------------------------
+
+    def limiter_waited(self, priority: str, seconds: float) -> None:
+        """An Alice request waited `seconds` for the client's budget."""
+        self.alice_limiter_waits.labels(priority).inc()
+        self.alice_limiter_wait_seconds.labels(priority).inc(max(0.0, seconds))
+
+    def concurrency_limit(self, limit: int) -> None:
+        """The adaptive concurrency limit changed."""
+        self.alice_concurrency_limit.set(limit)
+
+    def breaker_state(self, state: BreakerState) -> None:
+        """The circuit breaker changed state."""
+        if state.value == 2:  # told on changes only
+            self.alice_breaker_opened.inc()
+        self.alice_breaker_state.set(state.value)

@@ -9,6 +9,11 @@ The failure policy, in one place:
   a message that fails alone is given up on and dead-lettered, while an outage of Alice (even
   one of the report endpoint only, with /healthcheck still green, as long as other messages
   fail too) makes messages wait instead of flushing the topic into the dead-letter topic.
+  Never counted either: a 429 or a request held by the client's own budget (`AliceThrottled`:
+  Alice throttles the API key, not this message), and a failure during which the client's
+  circuit breaker judged Alice down for everyone (`AliceUnavailable.outage`).
+- a `Retry-After` that Alice sent (or the breaker's next probe) is honoured: the message waits
+  at least that long (at most TRANSIENT_BACKOFF_MAX_S, then asks again), whatever its backoff.
 Written by hand rather than with stamina: attempts that count only while the dependency is
 healthy are not something a retry library expresses.
 """
@@ -31,6 +36,8 @@ from opentelemetry import propagate, trace
 from service.alice import ReportSource
 from service.batcher import WriteBatcher
 from service.errors import (
+    AliceThrottled,
+    AliceUnavailable,
     IngestorError,
     InternalError,
     InvalidReport,
@@ -138,8 +145,12 @@ class RetryPolicy:
     initial_s: float
     max_s: float
 
-    def delay(self, failures: int) -> float:
-        """Exponential backoff with full jitter (failures >= 1)."""
+    def delay(self, failures: int, *, retry_after: float | None = None) -> float:
+        """Exponential backoff with jitter over its upper half (failures >= 1); when the server
+        said how long (`retry_after`), that long plus up to 10 % (at most `max_s`)."""
+        if retry_after is not None:
+            wait = min(self.max_s, retry_after)
+            return wait + random.uniform(0, min(1.0, wait / 10))  # noqa: S311 - jitter
         ceiling = min(self.max_s, self.initial_s * 2 ** min(failures - 1, 30))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
 
@@ -266,14 +277,14 @@ class Processor:
             except TransientError as error:
                 held.close()  # nothing is held while backing off
                 self._metrics.transient_failures.labels(error.code).inc()
-                self._health.failure(dependency, event.user_id)
-                # An outage of the database is nobody's fault: it never counts.
-                outage = isinstance(error, StorageOutage)
-                if not outage and await self._counts(dependency, attempt_started, event.user_id):
-                    counted += 1
+                retry_after = error.retry_after if isinstance(error, AliceUnavailable) else None
+                if not not_own_fault(error):
+                    self._health.failure(dependency, event.user_id)
+                    if await self._counts(dependency, attempt_started, event.user_id):
+                        counted += 1
                 if counted >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts
-                delay = self._retry.delay(attempts)
+                delay = self._retry.delay(attempts, retry_after=retry_after)
                 log.warning(
                     "transient failure, retrying",
                     topic=work.record.topic,
@@ -386,6 +397,16 @@ def _simplified(letter: DeadLetter, work: Work) -> DeadLetter | None:
         key=_digest(record.key),
         value=_digest(record.value),
         user_id=None,
+    )
+
+
+def not_own_fault(error: IngestorError) -> bool:
+    """Whether a transient failure is certainly not the message's own: Alice throttling the
+    key (429, or the client's budget holding the request), an outage the client's breaker saw,
+    or an outage of the database (it takes nobody's writes). Such failures never count towards
+    TRANSIENT_MAX_ATTEMPTS."""
+    return isinstance(error, (AliceThrottled, StorageOutage)) or (
+        isinstance(error, AliceUnavailable) and error.outage
     )
 
 

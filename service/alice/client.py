@@ -5,10 +5,15 @@
     GET {base}/user/report                 Bearer <backend>, version 1 -> {"report": {...}}
 
 Error policy (see service/errors.py for the tree):
+- every HTTP attempt (but the health check, which carries no key) passes the process's one
+  `AliceBudget` (service/budget/): the rate cap, the adaptive concurrency, the 429 hold and
+  the circuit breaker, with the caller's priority (`Priority.BACKGROUND` for the reconciler).
+  An attempt the budget does not grant within the call's time budget raises `AliceThrottled`.
 - timeouts, connection errors, 408, 429 (waiting `Retry-After`) and 5xx are retried by
   stamina, bounded in attempts and total time, then raise `AliceUnavailable` with the last
-  status. A `Retry-After` longer than what is left of the time budget ends the retries at
-  once: the consumer's own backoff takes over instead of a worker sleeping past its budget.
+  status (`outage=True` when the breaker opened meanwhile), or `AliceThrottled` for a 429.
+  A `Retry-After` longer than what is left of the time budget ends the retries at once, and
+  the error carries it (`retry_after`): the processor waits it out, never counting it.
 - 401 means the token is no longer accepted: drop it, fetch a new one, retry once; a second
   401 raises `AliceAuthError` (a freshly issued token refused points at the credentials, and
   an auth fault must never flush messages to the dead-letter topic).
@@ -23,10 +28,10 @@ token, the API key or any body (and not the user id either: it is the caller's t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 import httpx
@@ -40,10 +45,12 @@ from service.alice.tokens import AccessToken, TokenCache
 from service.alice.transport import TransportKind, build_http_client, http_timeout
 from service.alice.userid import canonical_user_id
 from service.alice.wire import Answer, Retryable, SecretHeaders, exchange
+from service.budget import AliceBudget, BudgetObserver, Held, Permit, Priority
 from service.errors import (
     AliceAuthError,
     AliceRejected,
     AliceResponseTooLarge,
+    AliceThrottled,
     AliceUnavailable,
     InvalidReport,
 )
@@ -62,6 +69,16 @@ _MAX_TOKEN_CHARS = 8192
 
 class _Unauthorized(Exception):
     """A 401: the token sent is no longer accepted."""
+
+
+@dataclass(slots=True)
+class _Budgeted:
+    """How one logical call asks the budget: its priority, its user (None: no user), and the
+    deadline (monotonic) after which waiting for a grant makes no sense."""
+
+    priority: Priority
+    key: str | None
+    deadline: float = float("inf")
 
 
 class AliceClient:
@@ -87,13 +104,17 @@ class AliceClient:
         on_call: OnCall | None = None,
         on_retry: OnRetry | None = None,
         close_http: bool = False,
+        budget: AliceBudget | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._http = http
         self._close_http = close_http
         self._max_response_bytes = max_response_bytes
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        # Without a budget from settings: a plain concurrency cap, no rate, no breaker.
+        self.budget = budget or AliceBudget(
+            max_requests_per_s=0, min_concurrency=max_concurrency, max_concurrency=max_concurrency
+        )
         # Every request carries its own timeouts, whatever client the composition root passed.
         self._timeout = timeout or http_timeout(connect_s=3.0, read_s=10.0)
         # One slow-drip bound per attempt: a connect, a read for the headers, one for the body.
@@ -126,8 +147,13 @@ class AliceClient:
         transport: TransportKind = "aiohttp",
         on_call: OnCall | None = None,
         on_retry: OnRetry | None = None,
+        budget_observer: BudgetObserver | None = None,
     ) -> AliceClient:
-        """A client configured from settings; builds (and then owns) its pool if none is given."""
+        """A client configured from settings; builds (and then owns) its pool if none is given.
+
+        It builds the process's `AliceBudget` too: one client per process (the pipeline, the
+        reconciler and the tools share it) means one budget for every Alice call.
+        """
         return cls(
             base_url=settings.alice_base_url,
             api_key=settings.alice_api_key,
@@ -144,19 +170,24 @@ class AliceClient:
             ),
             on_call=on_call,
             on_retry=on_retry,
+            budget=AliceBudget.from_settings(settings, observer=budget_observer),
         )
 
     # --- public API ----------------------------------------------------------------------------
 
-    async def fetch_report(self, user_id: str) -> bytes:
+    async def fetch_report(self, user_id: str, *, priority: Priority = Priority.PIPELINE) -> bytes:
         """The raw `{"report": {...}}` body, byte for byte; only its size is checked."""
         uid = canonical_user_id(user_id)
-        return await self._user_call("report", uid, "/user/report", {"Alice-Report-Version": "1"})
+        return await self._user_call(
+            "report", uid, "/user/report", {"Alice-Report-Version": "1"}, priority
+        )
 
-    async def fetch_user_state(self, user_id: str) -> str:
+    async def fetch_user_state(
+        self, user_id: str, *, priority: Priority = Priority.PIPELINE
+    ) -> str:
         """The user's state (e.g. `"ACCEPTED"`), as Alice spells it."""
         uid = canonical_user_id(user_id)
-        body = await self._user_call("state", uid, "/user/state", {})
+        body = await self._user_call("state", uid, "/user/state", {}, priority)
         try:
             state = json.loads(body)
         except ValueError:
@@ -168,7 +199,7 @@ class AliceClient:
     async def healthcheck(self) -> bool:
         """Whether Alice answers 2xx on `/healthcheck` (one attempt, no token, never raises)."""
         try:
-            answer = await self._attempt("healthcheck", "/healthcheck", SecretHeaders(), 1)
+            answer = await self._attempt("healthcheck", "/healthcheck", SecretHeaders(), 1, None)
         except (Retryable, AliceResponseTooLarge):
             return False
         return 200 <= answer.status < 300
@@ -182,35 +213,42 @@ class AliceClient:
 
     # --- the auth chain ------------------------------------------------------------------------
 
-    async def _user_call(self, endpoint: str, uid: str, path: str, extra: dict[str, str]) -> bytes:
+    async def _user_call(
+        self, endpoint: str, uid: str, path: str, extra: dict[str, str], priority: Priority
+    ) -> bytes:
         async def send(token: AccessToken) -> bytes:
             headers = SecretHeaders(extra, Authorization=f"Bearer {token.value}")
-            return await self._call(endpoint, path, headers)
+            return await self._call(endpoint, path, headers, _Budgeted(priority, uid))
 
         return await self._once_more_on_401(
             endpoint,
-            get=lambda: self._backend_tokens.get(uid, lambda: self._fetch_backend_token(uid)),
+            get=lambda: self._backend_tokens.get(
+                uid, lambda: self._fetch_backend_token(uid, priority)
+            ),
             drop=lambda token: self._backend_tokens.invalidate(uid, token),
             send=send,
         )
 
-    async def _fetch_backend_token(self, uid: str) -> str:
+    async def _fetch_backend_token(self, uid: str, priority: Priority) -> str:
         async def send(login: AccessToken) -> bytes:
             headers = SecretHeaders(Authorization=f"Bearer {login.value}")
-            return await self._call("backend_token", f"/backend_token/{uid}", headers)
+            budgeted = _Budgeted(priority, uid)
+            return await self._call("backend_token", f"/backend_token/{uid}", headers, budgeted)
 
         body = await self._once_more_on_401(
             "backend_token",
-            get=lambda: self._login_tokens.get(_LOGIN, self._fetch_login_token),
+            get=lambda: self._login_tokens.get(_LOGIN, lambda: self._fetch_login_token(priority)),
             drop=lambda token: self._login_tokens.invalidate(_LOGIN, token),
             send=send,
         )
         return _token_from(body, "backend_token")
 
-    async def _fetch_login_token(self) -> str:
+    async def _fetch_login_token(self, priority: Priority = Priority.PIPELINE) -> str:
         headers = SecretHeaders(apikey=self._api_key.get_secret_value())
         try:
-            body = await self._call("login_token", "/login_token", headers)
+            body = await self._call(
+                "login_token", "/login_token", headers, _Budgeted(priority, None)
+            )
         except _Unauthorized:
             _raise_auth_error("login_token", "the API key is refused", 401)
         except AliceRejected as exc:
@@ -243,9 +281,12 @@ class AliceClient:
 
     # --- one logical call: retries and status mapping -----------------------------------------
 
-    async def _call(self, endpoint: str, path: str, headers: SecretHeaders) -> bytes:
+    async def _call(
+        self, endpoint: str, path: str, headers: SecretHeaders, budgeted: _Budgeted
+    ) -> bytes:
         """GET `path` with bounded retries; the 2xx body, or one of our errors / `_Unauthorized`."""
         started = time.monotonic()
+        budgeted.deadline = started + self._retry_timeout_s
 
         def backoff(exc: Exception) -> bool | float:
             # stamina's backoff hook: retry only our transient signal, and wait exactly
@@ -269,13 +310,24 @@ class AliceClient:
                 with attempt:
                     if attempt.num > 1:
                         self._observe_retry(endpoint)
-                    answer = await self._attempt(endpoint, path, headers, attempt.num)
+                    answer = await self._attempt(endpoint, path, headers, attempt.num, budgeted)
                     return self._body_or_raise(endpoint, answer)
+        except Held as held:
+            logger.warning("alice.held", endpoint=endpoint, outage=held.outage)
+            raise AliceThrottled(
+                f"{endpoint}: {held.reason}", retry_after=held.retry_after, outage=held.outage
+            ) from None
         except Retryable as exc:
             logger.warning(
                 "alice.unavailable", endpoint=endpoint, status=exc.status, reason=exc.reason
             )
-            raise AliceUnavailable(f"{endpoint}: {exc.reason}", status=exc.status) from None
+            kind = AliceThrottled if exc.status == 429 else AliceUnavailable
+            raise kind(
+                f"{endpoint}: {exc.reason}",
+                status=exc.status,
+                retry_after=exc.retry_after,
+                outage=self.budget.outage_since(started),
+            ) from None
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     def _body_or_raise(self, endpoint: str, answer: Answer) -> bytes:
@@ -295,33 +347,63 @@ class AliceClient:
         raise _permanent_error(answer.status, f"{endpoint}: {reason}")
 
     async def _attempt(
-        self, endpoint: str, path: str, headers: SecretHeaders, attempt: int
+        self,
+        endpoint: str,
+        path: str,
+        headers: SecretHeaders,
+        attempt: int,
+        budgeted: _Budgeted | None,
     ) -> Answer:
-        """One HTTP exchange under the concurrency cap, observed and logged."""
+        """One HTTP exchange granted by the budget (unless `budgeted` is None), observed."""
+        permit: Permit | None = None
+        if budgeted is not None:
+            left = max(0.0, budgeted.deadline - time.monotonic())
+            permit = await self.budget.acquire(budgeted.priority, timeout=left)
         status: int | None = None
+        # (status, Retry-After) for the budget; None: nothing learned (cancelled, too large).
+        outcome: tuple[int | None, str | None] | None = None
         started = time.perf_counter()
         try:
-            async with self._semaphore:
-                answer = await exchange(
-                    self._http,
-                    self._base_url + path,
-                    headers=headers,
-                    http_timeout=self._timeout,
-                    deadline_s=self._deadline_s,
-                    max_body_bytes=self._max_response_bytes,
-                )
+            answer = await exchange(
+                self._http,
+                self._base_url + path,
+                headers=headers,
+                http_timeout=self._timeout,
+                deadline_s=self._deadline_s,
+                max_body_bytes=self._max_response_bytes,
+            )
         except AliceResponseTooLarge as exc:
             status = exc.status
             raise
+        except Retryable:
+            outcome = (None, None)  # no answer at all (a timeout, a lost connection)
+            raise
         else:
             status = answer.status
+            outcome = (answer.status, answer.retry_after)
             return answer
         finally:
             seconds = time.perf_counter() - started
+            if permit is not None and budgeted is not None:
+                self._give_back(permit, endpoint, budgeted.key, outcome)
             logger.debug(
                 "alice.call", endpoint=endpoint, status=status, attempt=attempt, seconds=seconds
             )
             self._observe_call(endpoint, status, seconds)
+
+    def _give_back(
+        self,
+        permit: Permit,
+        endpoint: str,
+        key: str | None,
+        outcome: tuple[int | None, str | None] | None,
+    ) -> None:
+        if outcome is None:
+            self.budget.abandon(permit)
+            return
+        status, retry_after = outcome
+        wait = parse_retry_after(retry_after, now=self._clock()) if status == 429 else None
+        self.budget.release(permit, endpoint=endpoint, key=key, status=status, retry_after=wait)
 
     # --- observers: a metrics bug must never fail a report -------------------------------------
 

@@ -117,10 +117,15 @@ def test_every_queried_metric_is_exported() -> None:
         "ingestor_reconcile_pending_users",
         "ingestor_reconcile_checks_total",
         "ingestor_reconcile_oldest_due_age_seconds",
+        "ingestor_alice_concurrency_limit",
+        "ingestor_alice_limiter_waits_total",
+        "ingestor_alice_limiter_wait_seconds_total",
+        "ingestor_alice_breaker_state",
     ],
 )
 def test_the_dashboard_covers_the_pipeline(metric: str) -> None:
-    """Throughput, outcomes, Alice latency, lag, outbox, DLQ, DB latency and in-flight are shown."""
+    """Throughput, outcomes, Alice latency, lag, outbox, DLQ, DB latency, in-flight and the
+    Alice budget (concurrency limit, limiter waits, breaker state) are shown."""
     assert metric in _queried_names(_dashboard())
 
 
