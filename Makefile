@@ -5,7 +5,7 @@ UV := $(shell deploy/local/ensure-uv.sh)
 RUN := $(UV) run --frozen
 STACK := deploy/local/with-stack.sh
 
-.PHONY: help venv lint format test test-unit stack-up stack-down migrate run demo bench emulator docs clean
+.PHONY: help venv lint format test test-unit stack-up stack-down migrate run demo bench reliability emulator docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ demo: venv ## the main job end to end: stack, emulator, service, a handful of us
 
 bench: venv ## throughput, latency, CPU and memory against the naive baseline and the ceiling
 	$(STACK) $(RUN) python -m bench
+
+reliability: venv ## the fault suite with its ledger (RELIABILITY.md); ARGS="--quick" or "--only NAME"
+	$(STACK) $(RUN) python -m reliability $(ARGS)
 
 docs: venv ## regenerate docs/asyncapi.yaml from the app
 	$(RUN) python -m service.asyncapi --out docs/asyncapi.yaml
