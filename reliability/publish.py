@@ -77,7 +77,7 @@ class Publisher:
                 self.topic,
                 record.value,
                 key=record.key,
-                headers=list(record.headers),  # type: ignore[arg-type] - None values are valid
+                headers=list(record.headers),  # None values are valid on the wire
                 partition=record.partition,
             )
             pending.append((record, future))

@@ -79,7 +79,7 @@ class DedicatedKafka:
             "STACK_OWNER_PID": str(os.getpid()),
             "STACK_MAX_LIFETIME_S": LIFETIME_S,
         }
-        self._argv: list[str] = []
+        self._argv: list[bytes] = []
         self._pid = 0
         self._restarted: subprocess.Popen[bytes] | None = None
 

@@ -9,8 +9,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-IDLE_FETCHES = 20  # 10 s of empty fetches
-
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
@@ -43,7 +41,6 @@ async def read_all(
             await consumer.position(tp)  # completes the reset before fetching
         remaining = {tp for tp in tps if end[tp] > 0}
         seen = dict.fromkeys(tps, 0)
-        idle = dict.fromkeys(tps, 0)
         deadline = time.monotonic() + timeout_s
         while remaining and time.monotonic() < deadline:
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
@@ -56,19 +53,17 @@ async def read_all(
                 if batch:
                     seen[tp] = max(seen[tp], batch[-1].offset + 1)
             for tp in list(remaining):
-                idle[tp] = 0 if batches.get(tp) else idle[tp] + 1
-                # The position can run ahead of what was returned (prefetching): a partition is
-                # read when its records up to the end were returned, or (gaps left by control
-                # records) when its position is at the end and fetches came back empty for 10 s.
-                if seen[tp] >= end[tp] or (
-                    idle[tp] >= IDLE_FETCHES and await consumer.position(tp) >= end[tp]
-                ):
+                if seen[tp] >= end[tp]:
                     remaining.discard(tp)
+                elif not batches.get(tp) and await consumer.position(tp) >= end[tp]:
+                    # Under load aiokafka sometimes moves the position past records it never
+                    # returned: read them again rather than miss them.
+                    consumer.seek(tp, seen[tp])
         if remaining:
             raise RuntimeError(f"could not read {topic} to its end within {timeout_s:g} s")
     finally:
         await consumer.stop()
-    return records
+    return list({(r.partition, r.offset): r for r in records}.values())
 
 
 async def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
