@@ -12,7 +12,7 @@ from typing import Any
 
 from reliability.harness import Run, Scenario, scenario
 from reliability.publish import Published, Record, event, user_ids
-from reliability.scenarios.common import outage, size, valid_events
+from reliability.scenarios.common import outage, size, stall, valid_events
 from reliability.topics import read_all
 
 REPORT = ["user_report"]
@@ -31,7 +31,7 @@ async def alice_outage(run: Run) -> dict[str, Any]:
             await run.admin.faults(error_rate=1.0, error_status=503, endpoints=REPORT)
 
         await outage(sc, records, cut=down, restore=run.admin.clear_faults, outage_s=outage_s)
-        await sc.settle(sc.publisher.published, stall_s=75)
+        await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
         return await sc.result()
 
 
@@ -58,7 +58,7 @@ async def alice_429(run: Run) -> dict[str, Any]:
             outage_s=outage_s,
             recovery_from_s=RETRY_AFTER_S,
         )
-        await sc.settle(sc.publisher.published, stall_s=90)
+        await sc.settle(sc.publisher.published, stall_s=stall(run, 90))
         return await sc.result()
 
 
@@ -74,7 +74,7 @@ async def alice_slow(run: Run) -> dict[str, Any]:
             await run.admin.faults(slow_rate=1.0, slow_body_ms=4000, endpoints=REPORT)
 
         await outage(sc, records, cut=slow, restore=run.admin.clear_faults, outage_s=outage_s)
-        await sc.settle(sc.publisher.published, stall_s=75)
+        await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
         return await sc.result()
 
 
@@ -89,7 +89,7 @@ async def alice_truncated(run: Run) -> dict[str, Any]:
         await run.admin.faults(invalid_json_rate=0.33, endpoints=REPORT)
         await sc.fleet.start()
         published = await sc.publisher.send(records)
-        await sc.settle(published, stall_s=60)
+        await sc.settle(published, stall_s=stall(run, 60))
         return await sc.result()
 
 
@@ -126,7 +126,7 @@ async def alice_404_replay(run: Run) -> dict[str, Any]:
         ]
         await sc.fleet.start()
         published = await sc.publisher.send(records)
-        await sc.settle(published, stall_s=60)
+        await sc.settle(published, stall_s=stall(run, 60))
         await run.admin.create_users(gone)
         await _replay(sc)
         replayed = [
@@ -138,6 +138,7 @@ async def alice_404_replay(run: Run) -> dict[str, Any]:
         if not replayed:
             sc.problems.append("replay-dlq published nothing")
         await sc.settle(
-            [Published(r.partition, r.offset, Record(r.value)) for r in replayed], stall_s=45
+            [Published(r.partition, r.offset, Record(r.value)) for r in replayed],
+            stall_s=stall(run, 45),
         )
         return await sc.result(replays_expected="processed")

@@ -17,6 +17,14 @@ def size(run: Run, full: float, quick: float) -> float:
     return quick if run.quick else full
 
 
+def stall(run: Run, full_s: float) -> float:
+    """How long a scenario waits without progress before it calls the pipeline stalled.
+
+    The short version's faults are short too (backoffs stay under 10 s), so 25 s is enough.
+    """
+    return 25.0 if run.quick else full_s
+
+
 async def users(sc: Scenario, count: int) -> list[str]:
     """`count` users of this scenario, created at the emulator with their reports rendered."""
     ids = user_ids(f"{sc.run.run_id}/{sc.name}", count)

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from reliability.harness import Run, Scenario, scenario
-from reliability.scenarios.common import size, valid_events
+from reliability.scenarios.common import size, stall, valid_events
 from reliability.servers import TcpProxy
 
 TERM_BOUND_S = 10.0 + 5.0  # SHUTDOWN_TIMEOUT_S of the scenarios, plus process exit slack
@@ -27,7 +27,7 @@ async def _wait_recorded(sc: Scenario, count: int, *, timeout_s: float = 300.0) 
 
 async def sigkill(run: Run) -> dict[str, Any]:
     """SIGKILL the service 5 times at random moments while it drains 5,000 events."""
-    count, kills = int(size(run, 5000, 400)), int(size(run, 5, 2))
+    count, kills = int(size(run, 5000, 300)), int(size(run, 5, 2))
     async with scenario(run, "sigkill") as sc:
         await run.admin.faults(latency_ms=20)
         records = await valid_events(sc, count)
@@ -40,13 +40,13 @@ async def sigkill(run: Run) -> dict[str, Any]:
             sc.fleet.kill(instance)
             instance = await sc.fleet.start()
         sc.notes.append(f"killed at {', '.join(str(int(m)) for m in moments)} records recorded")
-        await sc.settle(published, stall_s=60)
+        await sc.settle(published, stall_s=stall(run, 60))
         return await sc.result()
 
 
 async def sigterm(run: Run) -> dict[str, Any]:
     """SIGTERM under load: the service exits within its bound and a successor loses nothing."""
-    count = int(size(run, 3000, 300))
+    count = int(size(run, 3000, 200))
     async with scenario(run, "sigterm") as sc:
         await run.admin.faults(latency_ms=20)
         records = await valid_events(sc, count)
@@ -61,7 +61,7 @@ async def sigterm(run: Run) -> dict[str, Any]:
         if code not in (0, -15):
             sc.problems.append(f"exit code {code} after SIGTERM")
         await sc.fleet.start()
-        await sc.settle(published, stall_s=60)
+        await sc.settle(published, stall_s=stall(run, 60))
         return await sc.result()
 
 
@@ -94,7 +94,7 @@ async def fleet(run: Run) -> dict[str, Any]:
             sc.notes.append(
                 "PostgreSQL replies delayed 5 ms; instance 1 killed at 25 %, 4 added at 50 %"
             )
-            await sc.settle(published, stall_s=60)
+            await sc.settle(published, stall_s=stall(run, 60))
             return await sc.result()
     finally:
         await proxy.cut()

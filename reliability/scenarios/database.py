@@ -10,7 +10,7 @@ import asyncpg
 
 from bench.infra import Databases, asyncpg_dsn
 from reliability.harness import Run, scenario
-from reliability.scenarios.common import outage, size, valid_events
+from reliability.scenarios.common import outage, size, stall, valid_events
 from reliability.scenarios.crashes import _via
 from reliability.servers import DedicatedPostgres, TcpProxy
 
@@ -28,7 +28,7 @@ async def pg_proxy_cut(run: Run) -> dict[str, Any]:
             records = await valid_events(sc, count)
             await sc.fleet.start()
             await outage(sc, records, cut=proxy.cut, restore=proxy.start, outage_s=outage_s)
-            await sc.settle(sc.publisher.published, stall_s=75)
+            await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
             return await sc.result()
     finally:
         await proxy.cut()
@@ -47,7 +47,7 @@ async def pg_restart(run: Run) -> dict[str, Any]:
             records = await valid_events(sc, count)
             await sc.fleet.start()
             await outage(sc, records, cut=server.stop, restore=server.start, outage_s=outage_s)
-            await sc.settle(sc.publisher.published, stall_s=75)
+            await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
             return await sc.result()
     finally:
         await server.close()
@@ -95,5 +95,5 @@ async def pg_read_only(run: Run) -> dict[str, Any]:
             await outage(sc, records, cut=read_only, restore=writable, outage_s=outage_s)
         finally:
             await _admin(run, f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
-        await sc.settle(sc.publisher.published, stall_s=75)
+        await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
         return await sc.result()

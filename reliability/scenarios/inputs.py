@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from reliability.corpus import malformed, near_limit
 from reliability.harness import Run, Scenario, scenario
 from reliability.publish import event
-from reliability.scenarios.common import size, users
+from reliability.scenarios.common import size, stall, users
 
 
 async def malformed_corpus(run: Run) -> dict[str, Any]:
@@ -29,7 +30,7 @@ async def malformed_corpus(run: Run) -> dict[str, Any]:
         published = await sc.publisher.send(records)
         bad = sum(r.kind != "valid" for r in records)
         sc.notes.append(f"{bad} malformed or odd records among {len(records)}")
-        await sc.settle(published, stall_s=45)
+        await sc.settle(published, stall_s=stall(run, 45))
         return await sc.result()
 
 
@@ -76,7 +77,7 @@ async def two_partitions(run: Run) -> dict[str, Any]:
     report changes and the second message, on the other partition, fetches the new one. The
     stored state must end at the newest report and no state change may go backwards.
     """
-    rounds = int(size(run, 5, 2))
+    rounds = int(size(run, 5, 1))
     async with scenario(run, "two-partitions", partitions=2) as sc:
         await sc.fleet.start()
         await sc.fleet.start()
@@ -85,13 +86,13 @@ async def two_partitions(run: Run) -> dict[str, Any]:
             await run.admin.fault_next(1, "slow", delay_ms=4000)
             before = await run.admin.report_calls()
             first = event(user, f"{run.run_id}-2p-{index}-a")
-            await sc.publisher.send([first.__class__(**{**first.__dict__, "partition": 0})])
+            await sc.publisher.send([replace(first, partition=0)])
             while await run.admin.report_calls() == before:
                 await asyncio.sleep(0.05)
             await run.admin.set_state(user, "ACCEPTED")
             second = event(user, f"{run.run_id}-2p-{index}-b")
-            await sc.publisher.send([second.__class__(**{**second.__dict__, "partition": 1})])
-            await sc.settle(sc.publisher.published, stall_s=45)
+            await sc.publisher.send([replace(second, partition=1)])
+            await sc.settle(sc.publisher.published, stall_s=stall(run, 45))
             state, snapshot_state = await _final_state(sc, user)
             if (state, snapshot_state) != ("ACCEPTED", "ACCEPTED"):
                 sc.problems.append(

@@ -11,7 +11,7 @@ import asyncpg
 
 from reliability.harness import Run, scenario
 from reliability.publish import user_ids
-from reliability.scenarios.common import outage, size, valid_events
+from reliability.scenarios.common import outage, size, stall, valid_events
 from reliability.servers import DedicatedKafka
 from reliability.topics import set_topic_config
 
@@ -36,7 +36,7 @@ async def kafka_restart(run: Run) -> dict[str, Any]:
                 outage_s=outage_s,
                 publish_during=False,
             )
-            await sc.settle(sc.publisher.published, stall_s=75)
+            await sc.settle(sc.publisher.published, stall_s=stall(run, 75))
             return await sc.result()
     finally:
         await broker.close()
@@ -75,7 +75,7 @@ async def poison_outbox(run: Run) -> dict[str, Any]:
             records = await valid_events(sc, count)
             await sc.fleet.start()
             published = await sc.publisher.send(records)
-            await sc.settle(published, stall_s=60)
+            await sc.settle(published, stall_s=stall(run, 60))
             column = await _parked_column(connection)
             if column is None:
                 sc.notes.append("the outbox has no parking column: parking not checked")
