@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from reliability.report import write_markdown, write_results
 from reliability.runner import open_run, run_one
@@ -24,14 +25,18 @@ def main() -> int:
     args = parser.parse_args()
     names = args.only or list(SCENARIOS)
 
-    async def suite() -> list[dict[str, object]]:
+    async def suite() -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
         async with open_run(quick=args.quick) as run:
-            return [await run_one(run, name) for name in names]
+            for name in names:
+                results.append(await run_one(run, name))
+                # Written after every scenario: a run cut short still leaves its figures.
+                write_results(args.out, results, quick=args.quick)
+                if args.markdown.exists():
+                    write_markdown(args.markdown, results)
+        return results
 
     results = asyncio.run(suite())
-    write_results(args.out, results, quick=args.quick)
-    if args.markdown.exists():
-        write_markdown(args.markdown, results)
     failed = [r["name"] for r in results if not r["passed"]]
     print(
         f"reliability: {len(results) - len(failed)} of {len(results)} scenarios met every target"
