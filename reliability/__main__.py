@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reliability.report import write_markdown, write_results
+from reliability.report import merged, previous_rows, write_markdown, write_results
 from reliability.runner import open_run, run_one
 from reliability.scenarios import SCENARIOS
 
@@ -22,8 +22,12 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), metavar="NAME")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--markdown", type=Path, default=HERE.parent / "RELIABILITY.md")
+    parser.add_argument(
+        "--merge", action="store_true", help="replace only these scenarios' rows in --out"
+    )
     args = parser.parse_args()
     names = args.only or list(SCENARIOS)
+    kept = previous_rows(args.out) if args.merge else []
 
     async def suite() -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
@@ -31,9 +35,10 @@ def main() -> int:
             for name in names:
                 results.append(await run_one(run, name))
                 # Written after every scenario: a run cut short still leaves its figures.
-                write_results(args.out, results, quick=args.quick)
+                rows = merged(kept, results)
+                write_results(args.out, rows, quick=args.quick)
                 if args.markdown.exists():
-                    write_markdown(args.markdown, results)
+                    write_markdown(args.markdown, rows)
         return results
 
     results = asyncio.run(suite())

@@ -33,6 +33,21 @@ def write_results(path: Path, results: list[dict[str, Any]], *, quick: bool) -> 
     path.write_text(json.dumps(body, indent=2) + "\n")
 
 
+def previous_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an earlier results file (none when there is no file)."""
+    if not path.exists():
+        return []
+    rows: list[dict[str, Any]] = json.loads(path.read_text())["scenarios"]
+    return rows
+
+
+def merged(previous: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier rows in their order, each replaced by a new row of the same name; new ones last."""
+    fresh = {r["name"]: r for r in new}
+    rows = [fresh.pop(r["name"], r) for r in previous]
+    return rows + [r for r in new if r["name"] in fresh]
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per scenario."""
     head = [*COLUMNS, "targets"]
