@@ -5,7 +5,7 @@ UV := $(shell deploy/local/ensure-uv.sh)
 RUN := $(UV) run --frozen
 STACK := deploy/local/with-stack.sh
 
-.PHONY: help venv lint format test test-unit kustomize stack-up stack-down stack-status migrate run demo bench emulator docs clean
+.PHONY: help venv lint format test test-unit kustomize stack-up stack-down stack-status migrate run demo bench reliability emulator docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ demo: venv ## the main job end to end: stack, emulator, service, a handful of us
 
 bench: venv ## throughput, latency, CPU and memory against the naive baseline and the ceiling
 	$(STACK) $(RUN) python -m bench
+
+reliability: venv ## the fault suite with its ledger (RELIABILITY.md); ARGS="--quick" or "--only NAME"
+	$(STACK) $(RUN) python -m reliability $(ARGS)
 
 docs: venv ## regenerate docs/asyncapi.yaml and docs/schemas/ (derived events' data) from the code
 	$(RUN) python -m service.asyncapi --out docs/asyncapi.yaml

@@ -1,0 +1,1 @@
+"""The short version of the fault suite (`reliability/`), run by `make test`."""
