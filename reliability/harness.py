@@ -194,6 +194,7 @@ def service_env(
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "DATABASE_URL": url,
         "ALICE_API_URL": run.emulator.base_url,
+        "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator speaks plain HTTP on loopback
         "ALICE_API_KEY": API_KEY,
         "HTTP_HOST": "127.0.0.1",
         "LOG_LEVEL": "INFO",
