@@ -134,6 +134,27 @@ def checked_id(raw: object, what: str) -> str:
     return text
 
 
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def binary_message_id(ce_id: bytes, ce_source: bytes | None) -> str:
+    """The inbox id of a binary-mode event whose `ce_id` or `ce_source` header is not UTF-8
+    (as some producers and tracing agents send): the bytes themselves, in base64, so that two
+    different byte strings stay two messages and a valid event is not lost to its id. Bounded
+    like every id (1-200 bytes each)."""
+    if not 1 <= len(ce_id) <= MAX_ID_CHARS:
+        raise InvalidInputEvent(f"ce_id header: not 1-{MAX_ID_CHARS} bytes")
+    if ce_source is not None and len(ce_source) > MAX_ID_CHARS:
+        raise InvalidInputEvent(f"ce_source header: longer than {MAX_ID_CHARS} bytes")
+    source = base64.b64encode(ce_source).decode("ascii") if ce_source is not None else ""
+    return f"ce-bytes:{source}:{base64.b64encode(ce_id).decode('ascii')}"
+
+
 def offset_message_id(topic: str, partition: int, offset: int, timestamp: int | None) -> str:
     """The inbox id of a message without an event id: where it is, scoped by its timestamp.
 
@@ -206,10 +227,14 @@ def _parse_input(
             source = checked_id(document["source"], "source")
         document = document["data"]
     ce_id = header(headers, "ce_id")
+    bytes_id: str | None = None
     if ce_id is not None:
-        event_id = checked_id(ce_id, "ce_id header")
         ce_source = header(headers, "ce_source")
-        source = checked_id(ce_source, "ce_source header") if ce_source is not None else None
+        if _is_utf8(ce_id) and (ce_source is None or _is_utf8(ce_source)):
+            event_id = checked_id(ce_id, "ce_id header")
+            source = checked_id(ce_source, "ce_source header") if ce_source is not None else None
+        else:
+            bytes_id = binary_message_id(ce_id, ce_source)
     try:
         event = OnboardingCompleted.model_validate(document)
     except ValidationError as exc:
@@ -218,7 +243,8 @@ def _parse_input(
         event_id = checked_id(event.event_id, "event_id")
     return InputEvent(
         user_id=str(event.user_id),
-        message_id=(
+        message_id=bytes_id
+        or (
             event_message_id(event_id, source)
             if event_id
             else offset_message_id(topic, partition, offset, timestamp)
