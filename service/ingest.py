@@ -32,6 +32,7 @@ from service.messages import (
     derived_event_id,
     encode_data,
 )
+from service.privacy.tombstones import ERASED_OUTCOME, refuse_erased
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
@@ -94,8 +95,15 @@ class Ingest:
     """Records batches of fetched reports and dead letters in PostgreSQL."""
 
     def __init__(
-        self, *, database: Database, thresholds: Thresholds, output_topic: str, dlq_topic: str
+        self,
+        *,
+        database: Database,
+        thresholds: Thresholds,
+        output_topic: str,
+        dlq_topic: str,
+        erasure_tombstone_hours: float = 24.0,
     ) -> None:
+        self._tombstone_hours = erasure_tombstone_hours
         self._database = database
         self._thresholds = thresholds
         self._output_topic = output_topic
@@ -140,6 +148,10 @@ class Ingest:
         )
         fresh = [i for i in items if i.ref.message_id in claimed]
         users = await repo.lock_users(connection, [i.user_id for i in fresh]) if fresh else {}
+        # After the lock: a user erased meanwhile is refused (service/privacy/tombstones.py).
+        erased = await refuse_erased(
+            connection, [i.user_id for i in fresh], hours=self._tombstone_hours
+        )
         digests: dict[str, SnapshotDigest | None] = {u: r.digest for u, r in users.items()}
         hashes: dict[str, bytes | None] = {u: r.last_content_hash for u, r in users.items()}
         snapshots: list[SnapshotRow] = []
@@ -149,6 +161,9 @@ class Ingest:
         results: dict[str, Recorded | IngestorError] = {}
         for item in fresh:
             message_id = item.ref.message_id
+            if item.user_id in erased:
+                results[message_id] = Recorded(ERASED_OUTCOME)
+                continue
             if hashes.get(item.user_id) == item.content_hash:
                 results[message_id] = Recorded(UNCHANGED)
                 continue
@@ -212,7 +227,11 @@ class Ingest:
                 for event in derived
             )
             results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
-        failed = [m for m, r in results.items() if isinstance(r, IngestorError)]
+        failed = [
+            m
+            for m, r in results.items()
+            if isinstance(r, IngestorError) or r.outcome == ERASED_OUTCOME
+        ]
         await repo.release_messages(connection, failed)
         snapshot_ids = await repo.write_changes(
             connection,

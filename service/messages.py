@@ -62,6 +62,7 @@ class InputEvent(BaseModel):
     user_id: str
     message_id: str
     occurred_at: datetime | None = None
+    kind: str = Field(default="onboarding_completed", description="What the message asks for.")
 
 
 def _describe(error: ValidationError) -> str:
@@ -150,7 +151,9 @@ def parse_input(
     Accepts a JSON object (`user_id`, optional `event_id`, `occurred_at`), a CloudEvents
     binary-mode message (`ce_*` headers, the same JSON as data; `ce_id` and `ce_source`
     identify the event) and a CloudEvents structured-mode message (`specversion`, `id`,
-    `source`, `data`). Never raises anything else, whatever the record holds.
+    `source`, `data`). Never raises anything else, whatever the record holds. An erasure
+    request (`"type": "user.erasure_requested"` in the JSON, or the CloudEvents type
+    `onboarding.user.erasure_requested`) decodes the same way, with `kind="erasure_requested"`.
     """
     try:
         return _parse_input(
@@ -182,12 +185,19 @@ def _parse_input(
         raise InvalidInputEvent(f"message value is a JSON {kind}, not an object")
     event_id: str | None = None
     source: str | None = None
+    kind = ONBOARDING_COMPLETED_KIND
+    if document.get("type") == ERASURE_REQUESTED_PLAIN:
+        kind = ERASURE_REQUESTED_KIND
     if "specversion" in document and isinstance(document.get("data"), dict):
+        if document.get("type") == ERASURE_REQUESTED:
+            kind = ERASURE_REQUESTED_KIND
         if document.get("id") is not None:
             event_id = checked_id(document["id"], "id")
         if document.get("source") is not None:
             source = checked_id(document["source"], "source")
         document = document["data"]
+    if header(headers, "ce_type") == ERASURE_REQUESTED.encode():
+        kind = ERASURE_REQUESTED_KIND
     ce_id = header(headers, "ce_id")
     if ce_id is not None:
         event_id = checked_id(ce_id, "ce_id header")
@@ -207,6 +217,7 @@ def _parse_input(
             else offset_message_id(topic, partition, offset, timestamp)
         ),
         occurred_at=event.occurred_at,
+        kind=kind,
     )
 
 
@@ -290,6 +301,14 @@ def cloudevent_headers(event: DerivedEvent) -> list[tuple[str, bytes]]:
 def encode_data(event: DerivedEvent) -> bytes:
     """The record value: compact JSON of the event's data."""
     return json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- Erasure (GDPR Art. 17; service/privacy/erasure.py) -----------------------------------------
+ONBOARDING_COMPLETED_KIND: Final = "onboarding_completed"
+ERASURE_REQUESTED_KIND: Final = "erasure_requested"
+ERASURE_REQUESTED_PLAIN: Final = "user.erasure_requested"  # `type` of a plain JSON input
+ERASURE_REQUESTED: Final = "onboarding.user.erasure_requested"  # its CloudEvents type
+USER_ERASED: Final = "onboarding.user.erased"
 
 
 # --- Dead letters ------------------------------------------------------------------------------

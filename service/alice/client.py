@@ -165,6 +165,11 @@ class AliceClient:
             raise InvalidReport("user state: the body is not a JSON string", status=200)
         return state
 
+    async def delete_user(self, user_id: str) -> None:
+        """Alice's `DELETE /user`: the user and their data (GDPR erasure; 404 if unknown)."""
+        uid = canonical_user_id(user_id)
+        await self._user_call("delete_user", uid, "/user", {}, method="DELETE")
+
     async def healthcheck(self) -> bool:
         """Whether Alice answers 2xx on `/healthcheck` (one attempt, no token, never raises)."""
         try:
@@ -182,10 +187,12 @@ class AliceClient:
 
     # --- the auth chain ------------------------------------------------------------------------
 
-    async def _user_call(self, endpoint: str, uid: str, path: str, extra: dict[str, str]) -> bytes:
+    async def _user_call(
+        self, endpoint: str, uid: str, path: str, extra: dict[str, str], method: str = "GET"
+    ) -> bytes:
         async def send(token: AccessToken) -> bytes:
             headers = SecretHeaders(extra, Authorization=f"Bearer {token.value}")
-            return await self._call(endpoint, path, headers)
+            return await self._call(endpoint, path, headers, method)
 
         return await self._once_more_on_401(
             endpoint,
@@ -243,8 +250,10 @@ class AliceClient:
 
     # --- one logical call: retries and status mapping -----------------------------------------
 
-    async def _call(self, endpoint: str, path: str, headers: SecretHeaders) -> bytes:
-        """GET `path` with bounded retries; the 2xx body, or one of our errors / `_Unauthorized`."""
+    async def _call(
+        self, endpoint: str, path: str, headers: SecretHeaders, method: str = "GET"
+    ) -> bytes:
+        """`method` `path` with bounded retries; the 2xx body, or our errors / `_Unauthorized`."""
         started = time.monotonic()
 
         def backoff(exc: Exception) -> bool | float:
@@ -269,7 +278,7 @@ class AliceClient:
                 with attempt:
                     if attempt.num > 1:
                         self._observe_retry(endpoint)
-                    answer = await self._attempt(endpoint, path, headers, attempt.num)
+                    answer = await self._attempt(endpoint, path, headers, attempt.num, method)
                     return self._body_or_raise(endpoint, answer)
         except Retryable as exc:
             logger.warning(
@@ -295,7 +304,7 @@ class AliceClient:
         raise _permanent_error(answer.status, f"{endpoint}: {reason}")
 
     async def _attempt(
-        self, endpoint: str, path: str, headers: SecretHeaders, attempt: int
+        self, endpoint: str, path: str, headers: SecretHeaders, attempt: int, method: str = "GET"
     ) -> Answer:
         """One HTTP exchange under the concurrency cap, observed and logged."""
         status: int | None = None
@@ -309,6 +318,7 @@ class AliceClient:
                     http_timeout=self._timeout,
                     deadline_s=self._deadline_s,
                     max_body_bytes=self._max_response_bytes,
+                    method=method,
                 )
         except AliceResponseTooLarge as exc:
             status = exc.status
