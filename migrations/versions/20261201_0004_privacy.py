@@ -20,16 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 # Append-only for everyone but the table's owner: UPDATE, DELETE and TRUNCATE are refused by
 # triggers, so neither the runtime role nor a bug can rewrite the record of who did what.
-APPEND_ONLY = """
-CREATE FUNCTION privacy_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'privacy_audit is append-only' USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER privacy_audit_no_update BEFORE UPDATE OR DELETE ON privacy_audit
-  FOR EACH ROW EXECUTE FUNCTION privacy_audit_append_only();
-CREATE TRIGGER privacy_audit_no_truncate BEFORE TRUNCATE ON privacy_audit
-  FOR EACH STATEMENT EXECUTE FUNCTION privacy_audit_append_only();
-"""
+APPEND_ONLY = (
+    "CREATE FUNCTION privacy_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN RAISE EXCEPTION 'privacy_audit is append-only'"
+    " USING ERRCODE = 'insufficient_privilege'; END $$",
+    "CREATE TRIGGER privacy_audit_no_update BEFORE UPDATE OR DELETE ON privacy_audit"
+    " FOR EACH ROW EXECUTE FUNCTION privacy_audit_append_only()",
+    "CREATE TRIGGER privacy_audit_no_truncate BEFORE TRUNCATE ON privacy_audit"
+    " FOR EACH STATEMENT EXECUTE FUNCTION privacy_audit_append_only()",
+)
 
 
 def upgrade() -> None:
@@ -55,7 +54,8 @@ def upgrade() -> None:
         ["subject", "at"],
         postgresql_where=sa.text("action = 'erase'"),
     )
-    op.execute(APPEND_ONLY)
+    for statement in APPEND_ONLY:
+        op.execute(statement)
 
 
 def downgrade() -> None:

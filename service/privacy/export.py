@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,22 +25,24 @@ from service.store.database import Database
 FORMAT_VERSION = 1
 
 
+def _bytes_value(value: bytes) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        pass
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(value).decode("ascii")}
+
+
 def _json_value(value: Any) -> Any:
-    if isinstance(value, memoryview):
-        value = bytes(value)
-    if isinstance(value, bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            pass
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, (bytes, memoryview)):
+        return _bytes_value(bytes(value))
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return float(value) if isinstance(value, Decimal) else str(value)
     return value
 
 

@@ -27,16 +27,16 @@ def _bytes_match(*columns: str) -> str:
 # Table -> (ordering column, predicate). Every table that can hold a user's data is listed;
 # the integration test scans every column of every table to prove nothing was missed.
 USER_ROWS: Final[dict[str, tuple[str, str]]] = {
-    "report_snapshots": ("id", "user_id = CAST(:user_id AS uuid)"),
-    "user_events": ("event_id", "user_id = CAST(:user_id AS uuid)"),
-    "users": ("user_id", "user_id = CAST(:user_id AS uuid)"),
+    "report_snapshots": ("id", "user_id = CAST(:user_uuid AS uuid)"),
+    "user_events": ("event_id", "user_id = CAST(:user_uuid AS uuid)"),
+    "users": ("user_id", "user_id = CAST(:user_uuid AS uuid)"),
     "inbox": (
         "message_id",
-        "user_id = CAST(:user_id AS uuid) OR strpos(lower(message_id), :user_id) > 0",
+        "user_id = CAST(:user_uuid AS uuid) OR strpos(lower(message_id), :user_id) > 0",
     ),
     "outbox": (
         "id",
-        "user_id = CAST(:user_id AS uuid) OR strpos(lower(CAST(headers AS text)), :user_id) > 0"
+        "user_id = CAST(:user_uuid AS uuid) OR strpos(lower(CAST(headers AS text)), :user_id) > 0"
         f" OR {_bytes_match('key', 'payload')}",
     ),
     "quarantine": (
@@ -60,6 +60,8 @@ def parameters(user_id: str) -> dict[str, Any]:
     """The bound parameters of every predicate for this (canonical) user id."""
     return {
         "user_id": user_id,
+        # A separate name: PostgreSQL gives one parameter one type (uuid here, text above).
+        "user_uuid": user_id,
         "lower_bytes": user_id.encode(),
         "upper_bytes": user_id.upper().encode(),
     }
