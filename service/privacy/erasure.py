@@ -14,6 +14,7 @@ Idempotent: erasing again finds nothing to delete and queues no second notice fo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,11 +93,13 @@ class Erasure:
             with contextlib.suppress(AliceUserNotFound):  # already gone from Alice
                 await self._alice.delete_user(user_id)
         async with self._database.transaction() as connection:
-            await repo.lock_users(connection, [user_id])
+            known = await _user_row_exists(connection, user_id)
+            await repo.lock_users(connection, [user_id])  # creates the row when missing
             counts: dict[str, int] = {}
             if self._key_shredder is not None:
                 counts["data_keys"] = await self._key_shredder.shred(connection, user_id)
             counts.update(await delete_user_rows(connection, user_id))
+            counts["users"] = min(counts["users"], int(known))  # not the row the lock made
             if message is not None:
                 await _claim(connection, message)
             erased_at = datetime.now(UTC)
@@ -123,7 +126,7 @@ class Erasure:
 
     async def _seen(self, message: MessageRef) -> bool:
         async with self._database.transaction() as connection:
-            return bool(await repo.known_message_ids(connection, [message.message_id]))
+            return bool(await repo.known_message_ids(connection, [_claim_id(message)]))
 
     def _notice(self, user_id: str, notice_id: str, erased_at: datetime) -> OutboxRow:
         event = DerivedEvent(
@@ -156,12 +159,25 @@ async def delete_user_rows(connection: AsyncConnection, user_id: str) -> dict[st
     return counts
 
 
+async def _user_row_exists(connection: AsyncConnection, user_id: str) -> bool:
+    result = await connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM users WHERE user_id = CAST(:u AS uuid))"),
+        {"u": user_id},
+    )
+    return bool(result.scalar_one())
+
+
+def _claim_id(message: MessageRef) -> str:
+    # The request's own inbox row must not name the user: its id may embed the user id (as in
+    # `backfill:<user id>:<run>`), so the inbox keeps a digest of it, the same on redelivery.
+    return "erasure:" + hashlib.sha256(message.message_id.encode()).hexdigest()
+
+
 async def _claim(connection: AsyncConnection, message: MessageRef) -> None:
-    # The request's own inbox row keeps no user id (the message id is the dedup key).
     await connection.execute(
         text(
             'INSERT INTO inbox (message_id, topic, partition, "offset", user_id, outcome)'
             " VALUES (:m, :t, :p, :o, NULL, 'erased') ON CONFLICT (message_id) DO NOTHING"
         ),
-        {"m": message.message_id, "t": message.topic, "p": message.partition, "o": message.offset},
+        {"m": _claim_id(message), "t": message.topic, "p": message.partition, "o": message.offset},
     )

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Final
 
 from service.errors import InvalidUserId
+from service.messages import USER_ERASED
 
 _IN_BYTES: Final = (
     "(position(CAST(:lower_bytes AS bytea) IN {col}) > 0"
@@ -34,10 +35,12 @@ USER_ROWS: Final[dict[str, tuple[str, str]]] = {
         "message_id",
         "user_id = CAST(:user_uuid AS uuid) OR strpos(lower(message_id), :user_id) > 0",
     ),
+    # Erasure notices are left to the relay (published) and to retention (then deleted).
     "outbox": (
         "id",
-        "user_id = CAST(:user_uuid AS uuid) OR strpos(lower(CAST(headers AS text)), :user_id) > 0"
-        f" OR {_bytes_match('key', 'payload')}",
+        f"event_type <> '{USER_ERASED}' AND (user_id = CAST(:user_uuid AS uuid)"
+        " OR strpos(lower(CAST(headers AS text)), :user_id) > 0"
+        f" OR {_bytes_match('key', 'payload')})",
     ),
     "quarantine": (
         "id",
