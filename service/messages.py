@@ -186,11 +186,10 @@ def _parse_input(
     event_id: str | None = None
     source: str | None = None
     kind = ONBOARDING_COMPLETED_KIND
-    if document.get("type") == ERASURE_REQUESTED_PLAIN:
+    structured = "specversion" in document and isinstance(document.get("data"), dict)
+    if document.get("type") == (ERASURE_REQUESTED if structured else ERASURE_REQUESTED_PLAIN):
         kind = ERASURE_REQUESTED_KIND
-    if "specversion" in document and isinstance(document.get("data"), dict):
-        if document.get("type") == ERASURE_REQUESTED:
-            kind = ERASURE_REQUESTED_KIND
+    if structured:
         if document.get("id") is not None:
             event_id = checked_id(document["id"], "id")
         if document.get("source") is not None:
