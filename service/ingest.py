@@ -255,6 +255,11 @@ class Ingest:
             claimed = await repo.claim_messages(connection, [ref], [_uuid_or_none(letter.user_id)])
             if ref.message_id not in claimed:
                 return Recorded(DUPLICATE)
+            user_id = _uuid_or_none(letter.user_id)
+            erased = [user_id] if user_id else []
+            if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
+                await repo.release_messages(connection, [ref.message_id])
+                return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
             await repo.quarantine(
                 connection,
                 {

@@ -66,8 +66,9 @@ async def test_erasure_requests_on_the_input_topic_and_the_tombstone(
 ) -> None:
     """A plain JSON erasure request and a CloudEvents one each erase their user, are audited
     with the topic as actor and announced once (a redelivery is a duplicate); a later
-    onboarding-completed message is refused while the tombstone holds and leaves no row, and
-    a user whose tombstone expired is processed as new."""
+    onboarding-completed message is refused while the tombstone holds and leaves no row (nor
+    a quarantine row when Alice no longer knows the user), and a user whose tombstone expired
+    is processed as new."""
     plain, binary, expired = (str(uuid.uuid4()) for _ in range(3))
     for user in (plain, binary, expired):
         emulator.create_user(user)
@@ -101,9 +102,12 @@ async def test_erasure_requests_on_the_input_topic_and_the_tombstone(
         # Later onboarding-completed messages: refused (tombstone), and processed as new.
         await producer.send({"user_id": plain, "event_id": f"later-{plain}"}, key=key)
         await producer.send({"user_id": expired, "event_id": f"later-{expired}"}, key=key)
-        await _until_processed(service, 7)
-        assert _processed(service) == 7
-        assert metric(service, "ingestor_messages_total", outcome="erased") == 3
+        # Deleted at Alice too: the later message's 404 is not quarantined either.
+        emulator.delete_user(binary)
+        await producer.send({"user_id": binary, "event_id": f"later-{binary}"}, key=key)
+        await _until_processed(service, 8)
+        assert _processed(service) == 8
+        assert metric(service, "ingestor_messages_total", outcome="erased") == 4
         assert await _snapshots(pg, expired) == 1
         for user in (plain, binary):
             # Only the audit row and the erasure notice (until published) name the user.
