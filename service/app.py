@@ -31,6 +31,8 @@ from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import OnboardingCompleted
 from service.metrics import Metrics
+from service.privacy.erasure import Erasure, UserDeleter
+from service.privacy.retention import RetentionPolicy, RetentionTask
 from service.processor import Health, Processor, RetryPolicy
 from service.reconciler import AliceChecks, Backoff, Reconciler
 from service.scheduler import KeyedScheduler
@@ -110,7 +112,25 @@ def _reconciler(
     )
 
 
-def build_service(
+def build_erasure(settings: Settings, database: Database, alice: UserDeleter | None) -> Erasure:
+    """The erasure use case; it calls Alice's DELETE /user only when ERASURE_DELETE_IN_ALICE."""
+    return Erasure(
+        database=database,
+        output_topic=settings.kafka_output_topic,
+        alice=alice if settings.erasure_delete_in_alice else None,
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """How long personal data is kept, from the settings."""
+    return RetentionPolicy(
+        snapshot_days=settings.snapshot_retention_days,
+        quarantine_days=settings.quarantine_retention_days,
+        user_event_days=settings.user_event_retention_days,
+    )
+
+
+def build_service(  # noqa: PLR0915 - the composition root: one statement per part it wires
     settings: Settings,
     *,
     alice: AliceClient | None = None,
@@ -138,6 +158,13 @@ def build_service(
         ),
         output_topic=settings.kafka_output_topic,
         dlq_topic=settings.kafka_dlq_topic,
+        erasure_tombstone_hours=settings.erasure_tombstone_hours,
+    )
+    erasure = build_erasure(settings, database, alice)
+    retention = RetentionTask(
+        database=database,
+        policy=retention_policy(settings),
+        interval_s=settings.privacy_retention_interval_s,
     )
     producer = KafkaPublisher(settings)
     relay = OutboxRelay(
@@ -178,6 +205,7 @@ def build_service(
         tracer=tracer(tracing),
         memory=memory,
         body_reservation=settings.alice_max_response_bytes * BODY_MEMORY_FACTOR,
+        erasure=erasure,
     )
     consumer_box: list[Consumer] = []
     scheduler = KeyedScheduler(
@@ -255,12 +283,14 @@ def build_service(
         await producer.start()
         batcher.start()
         relay.start()
+        retention.start()
 
     async def after_startup() -> None:
         consumer.attach(subscriber.consumer)
         log.info("service started", input_topic=settings.kafka_input_topic)
 
     async def shutdown() -> None:
+        await retention.stop()
         await consumer.shutdown(settings.shutdown_timeout_s / 2)
         await relay.stop(flush_timeout_s=settings.shutdown_timeout_s / 4)
 

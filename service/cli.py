@@ -1,4 +1,5 @@
-"""The operator command line: run, migrate, check-config, replay-dlq, backfill.
+"""The operator command line: run, migrate, check-config, replay-dlq, backfill, erase, export,
+retention, audit.
 
 Exit codes: 0 success, 1 failure of the work itself, 2 bad arguments or settings.
 """

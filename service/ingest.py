@@ -31,6 +31,7 @@ from service.errors import (
 from service.events.kafka import to_kafka
 from service.freshness import ReportOrder
 from service.messages import dead_letter_headers, derived_event_id
+from service.privacy.tombstones import ERASED_OUTCOME, refuse_erased
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
@@ -94,8 +95,15 @@ class Ingest:
     """Records batches of fetched reports and dead letters in PostgreSQL."""
 
     def __init__(
-        self, *, database: Database, thresholds: Thresholds, output_topic: str, dlq_topic: str
+        self,
+        *,
+        database: Database,
+        thresholds: Thresholds,
+        output_topic: str,
+        dlq_topic: str,
+        erasure_tombstone_hours: float = 24.0,
     ) -> None:
+        self._tombstone_hours = erasure_tombstone_hours
         self._database = database
         self._thresholds = thresholds
         self._output_topic = output_topic
@@ -140,6 +148,10 @@ class Ingest:
         )
         fresh = [i for i in items if i.ref.message_id in claimed]
         users = await repo.lock_users(connection, [i.user_id for i in fresh]) if fresh else {}
+        # After the lock: a user erased meanwhile is refused (service/privacy/tombstones.py).
+        erased = await refuse_erased(
+            connection, [i.user_id for i in fresh], hours=self._tombstone_hours
+        )
         digests: dict[str, SnapshotDigest | None] = {u: r.digest for u, r in users.items()}
         hashes: dict[str, bytes | None] = {u: r.last_content_hash for u, r in users.items()}
         orders: dict[str, ReportOrder | None] = {u: r.order for u, r in users.items()}
@@ -150,6 +162,9 @@ class Ingest:
         results: dict[str, Recorded | IngestorError] = {}
         for item in fresh:
             message_id = item.ref.message_id
+            if item.user_id in erased:
+                results[message_id] = Recorded(ERASED_OUTCOME)
+                continue
             if hashes.get(item.user_id) == item.content_hash:
                 results[message_id] = Recorded(UNCHANGED)
                 continue
@@ -226,7 +241,11 @@ class Ingest:
                     )
                 )
             results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
-        failed = [m for m, r in results.items() if isinstance(r, IngestorError)]
+        failed = [
+            m
+            for m, r in results.items()
+            if isinstance(r, IngestorError) or r.outcome == ERASED_OUTCOME
+        ]
         await repo.release_messages(connection, failed)
         snapshot_ids = await repo.write_changes(
             connection,
@@ -252,6 +271,9 @@ class Ingest:
         ref = letter.ref
         user_id = _uuid_or_none(letter.user_id)
         async with self._database.transaction(write=True) as connection:
+            erased = [user_id] if user_id else []
+            if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
+                return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
             first = await repo.quarantine(
                 connection,
                 {

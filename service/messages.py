@@ -36,6 +36,7 @@ from service.events.envelope import (
     STATE_CHANGED,
     TRUSTED_DOCUMENT_ADDED,
     USER_DELETED_UPSTREAM,
+    USER_ERASED,
     DerivedEvent,
     derived_event,
     derived_event_id,
@@ -79,6 +80,7 @@ class InputEvent(BaseModel):
     user_id: str
     message_id: str
     occurred_at: datetime | None = None
+    kind: str = Field(default="onboarding_completed", description="What the message asks for.")
 
 
 def _describe(error: ValidationError) -> str:
@@ -155,6 +157,16 @@ def binary_message_id(ce_id: bytes, ce_source: bytes | None) -> str:
     return f"ce-bytes:{source}:{base64.b64encode(ce_id).decode('ascii')}"
 
 
+def _binary_mode_ids(headers: Headers) -> tuple[str | None, str | None, str | None]:
+    """(event id, source, bytes id) of a binary-mode CloudEvent's `ce_id`/`ce_source` headers."""
+    ce_id = header(headers, "ce_id") or b""
+    ce_source = header(headers, "ce_source")
+    if _is_utf8(ce_id) and (ce_source is None or _is_utf8(ce_source)):
+        source = checked_id(ce_source, "ce_source header") if ce_source is not None else None
+        return checked_id(ce_id, "ce_id header"), source, None
+    return None, None, binary_message_id(ce_id, ce_source)
+
+
 def offset_message_id(topic: str, partition: int, offset: int, timestamp: int | None) -> str:
     """The inbox id of a message without an event id: where it is, scoped by its timestamp.
 
@@ -188,7 +200,9 @@ def parse_input(
     Accepts a JSON object (`user_id`, optional `event_id`, `occurred_at`), a CloudEvents
     binary-mode message (`ce_*` headers, the same JSON as data; `ce_id` and `ce_source`
     identify the event) and a CloudEvents structured-mode message (`specversion`, `id`,
-    `source`, `data`). Never raises anything else, whatever the record holds.
+    `source`, `data`). Never raises anything else, whatever the record holds. An erasure
+    request (`"type": "user.erasure_requested"` in the JSON, or the CloudEvents type
+    `onboarding.user.erasure_requested`) decodes the same way, with `kind="erasure_requested"`.
     """
     try:
         return _parse_input(
@@ -220,21 +234,21 @@ def _parse_input(
         raise InvalidInputEvent(f"message value is a JSON {kind}, not an object")
     event_id: str | None = None
     source: str | None = None
-    if "specversion" in document and isinstance(document.get("data"), dict):
+    kind = ONBOARDING_COMPLETED_KIND
+    structured = "specversion" in document and isinstance(document.get("data"), dict)
+    if document.get("type") == (ERASURE_REQUESTED if structured else ERASURE_REQUESTED_PLAIN):
+        kind = ERASURE_REQUESTED_KIND
+    if structured:
         if document.get("id") is not None:
             event_id = checked_id(document["id"], "id")
         if document.get("source") is not None:
             source = checked_id(document["source"], "source")
         document = document["data"]
-    ce_id = header(headers, "ce_id")
+    if header(headers, "ce_type") == ERASURE_REQUESTED.encode():
+        kind = ERASURE_REQUESTED_KIND
     bytes_id: str | None = None
-    if ce_id is not None:
-        ce_source = header(headers, "ce_source")
-        if _is_utf8(ce_id) and (ce_source is None or _is_utf8(ce_source)):
-            event_id = checked_id(ce_id, "ce_id header")
-            source = checked_id(ce_source, "ce_source header") if ce_source is not None else None
-        else:
-            bytes_id = binary_message_id(ce_id, ce_source)
+    if header(headers, "ce_id") is not None:
+        event_id, source, bytes_id = _binary_mode_ids(headers)
     try:
         event = OnboardingCompleted.model_validate(document)
     except ValidationError as exc:
@@ -250,6 +264,7 @@ def _parse_input(
             else offset_message_id(topic, partition, offset, timestamp)
         ),
         occurred_at=event.occurred_at,
+        kind=kind,
     )
 
 
@@ -271,6 +286,7 @@ __all__ = [
     "STATE_CHANGED",
     "TRUSTED_DOCUMENT_ADDED",
     "USER_DELETED_UPSTREAM",
+    "USER_ERASED",
     "DerivedEvent",
     "derived_event_id",
 ]
@@ -294,6 +310,13 @@ def deleted_upstream_event(
     return derived_event(
         USER_DELETED_UPSTREAM, data, change=last_content_hash or "-", time=observed_at
     )
+
+
+# --- Erasure (GDPR Art. 17; service/privacy/erasure.py) -----------------------------------------
+ONBOARDING_COMPLETED_KIND: Final = "onboarding_completed"
+ERASURE_REQUESTED_KIND: Final = "erasure_requested"
+ERASURE_REQUESTED_PLAIN: Final = "user.erasure_requested"  # `type` of a plain JSON input
+ERASURE_REQUESTED: Final = "onboarding.user.erasure_requested"  # its CloudEvents type
 
 
 # --- Dead letters ------------------------------------------------------------------------------

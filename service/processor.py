@@ -57,8 +57,10 @@ from service.ingest import (
     content_hash,
 )
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
-from service.messages import InputEvent, offset_message_id
+from service.messages import ERASURE_REQUESTED_KIND, InputEvent, offset_message_id
 from service.metrics import Metrics
+from service.privacy.erasure import Erasure, ErasureRequest
+from service.privacy.tombstones import ERASED_OUTCOME
 from service.report import parse_report
 from service.scheduler import Work
 from service.store.repository import MessageRef
@@ -173,7 +175,9 @@ class Processor:
         tracer: trace.Tracer | None = None,
         memory: ByteBudget | None = None,
         body_reservation: int = 0,
+        erasure: Erasure | None = None,
     ) -> None:
+        self._erasure = erasure
         # Bytes reserved per fetch (the worst case of one body); see service/memory.py.
         self._memory = memory or ByteBudget(limit=1)
         self._body_reservation = body_reservation
@@ -216,6 +220,8 @@ class Processor:
             elif intake.error is not None or intake.event is None:
                 error = intake.error or InternalError("no event decoded")
                 outcome, attempts = await self._dead_letter(work, None, error, 1), 1
+            elif intake.event.kind == ERASURE_REQUESTED_KIND and self._erasure is not None:
+                outcome, attempts = await self._erase(work, intake.event, self._erasure)
             else:
                 outcome, attempts = await self._process(work, intake.event)
         except asyncio.CancelledError:
@@ -306,6 +312,28 @@ class Processor:
                 return await self._dead_letter(work, event.user_id, internal, attempts), attempts
             finally:
                 held.close()
+
+    async def _erase(self, work: Work, event: InputEvent, erasure: Erasure) -> tuple[Recorded, int]:
+        """An erasure request from the input topic; transient failures retried like a fetch."""
+        request = ErasureRequest(
+            user_id=event.user_id, request_id=event.message_id, actor=f"kafka:{work.record.topic}"
+        )
+        attempts = 0
+        while True:
+            attempts += 1
+            self._on_attempt()
+            try:
+                erased = await erasure.erase(request, message=_ref(work, event.message_id))
+            except TransientError as error:
+                self._metrics.transient_failures.labels(error.code).inc()
+                if attempts >= self._retry.max_attempts:
+                    return await self._dead_letter(work, event.user_id, error, attempts), attempts
+                await asyncio.sleep(self._retry.delay(attempts))
+                continue
+            except PermanentError as error:
+                return await self._dead_letter(work, event.user_id, error, attempts), attempts
+            self._on_committed()
+            return Recorded(DUPLICATE if erased.duplicate else ERASED_OUTCOME), attempts
 
     async def _counts(self, dependency: str, since: float, key: str) -> bool:
         if self._health.succeeded_since(dependency, since):

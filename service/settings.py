@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         default=(60.0, 300.0, 1800.0, 21600.0, 86400.0), min_length=1
     )
 
+    # --- Personal data (service/privacy/, README "Personal data") ------------------------------
+    erasure_delete_in_alice: bool = False
+    erasure_tombstone_hours: float = Field(default=24.0, ge=0)
+    snapshot_retention_days: int = Field(default=90, ge=1)
+    quarantine_retention_days: int = Field(default=30, ge=1)
+    user_event_retention_days: int = Field(default=365, ge=1)
+    privacy_retention_interval_s: float = Field(default=3600.0, gt=0)
+
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -196,6 +196,11 @@ class AliceClient:
             raise InvalidReport("user state: the body is not a JSON string", status=200)
         return state
 
+    async def delete_user(self, user_id: str) -> None:
+        """Alice's `DELETE /user`: the user and their data (GDPR erasure; 404 if unknown)."""
+        uid = canonical_user_id(user_id)
+        await self._user_call("delete_user", uid, "/user", {}, Priority.BACKGROUND, method="DELETE")
+
     async def healthcheck(self) -> bool:
         """Whether Alice answers 2xx on `/healthcheck` (one attempt, no token, never raises)."""
         try:
@@ -214,11 +219,20 @@ class AliceClient:
     # --- the auth chain ------------------------------------------------------------------------
 
     async def _user_call(
-        self, endpoint: str, uid: str, path: str, extra: dict[str, str], priority: Priority
+        self,
+        endpoint: str,
+        uid: str,
+        path: str,
+        extra: dict[str, str],
+        priority: Priority,
+        *,
+        method: str = "GET",
     ) -> bytes:
         async def send(token: AccessToken) -> bytes:
             headers = SecretHeaders(extra, Authorization=f"Bearer {token.value}")
-            return await self._call(endpoint, path, headers, _Budgeted(priority, uid))
+            return await self._call(
+                endpoint, path, headers, _Budgeted(priority, uid), method=method
+            )
 
         return await self._once_more_on_401(
             endpoint,
@@ -282,9 +296,15 @@ class AliceClient:
     # --- one logical call: retries and status mapping -----------------------------------------
 
     async def _call(
-        self, endpoint: str, path: str, headers: SecretHeaders, budgeted: _Budgeted
+        self,
+        endpoint: str,
+        path: str,
+        headers: SecretHeaders,
+        budgeted: _Budgeted,
+        *,
+        method: str = "GET",
     ) -> bytes:
-        """GET `path` with bounded retries; the 2xx body, or one of our errors / `_Unauthorized`."""
+        """`method` `path` with bounded retries; the 2xx body, or our errors / `_Unauthorized`."""
         started = time.monotonic()
         budgeted.deadline = started + self._retry_timeout_s
 
@@ -310,7 +330,9 @@ class AliceClient:
                 with attempt:
                     if attempt.num > 1:
                         self._observe_retry(endpoint)
-                    answer = await self._attempt(endpoint, path, headers, attempt.num, budgeted)
+                    answer = await self._attempt(
+                        endpoint, path, headers, attempt.num, budgeted, method=method
+                    )
                     return self._body_or_raise(endpoint, answer)
         except Held as held:
             logger.warning("alice.held", endpoint=endpoint, outage=held.outage)
@@ -353,6 +375,8 @@ class AliceClient:
         headers: SecretHeaders,
         attempt: int,
         budgeted: _Budgeted | None,
+        *,
+        method: str = "GET",
     ) -> Answer:
         """One HTTP exchange granted by the budget (unless `budgeted` is None), observed."""
         permit: Permit | None = None
@@ -371,6 +395,7 @@ class AliceClient:
                 http_timeout=self._timeout,
                 deadline_s=self._deadline_s,
                 max_body_bytes=self._max_response_bytes,
+                method=method,
             )
         except AliceResponseTooLarge as exc:
             status = exc.status

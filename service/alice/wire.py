@@ -61,8 +61,9 @@ async def exchange(
     http_timeout: httpx.Timeout,
     deadline_s: float,
     max_body_bytes: int,
+    method: str = "GET",
 ) -> Answer:
-    """Send one GET and read the answer; raise `Retryable` or `AliceResponseTooLarge`.
+    """Send one request (GET unless told); raise `Retryable` or `AliceResponseTooLarge`.
 
     `deadline_s` bounds the whole exchange: httpx's read timeout is per socket read, so a
     server dripping one byte every few seconds would otherwise hold a slot for ever.
@@ -70,7 +71,7 @@ async def exchange(
     try:
         async with (
             asyncio.timeout(deadline_s),
-            http.stream("GET", url, headers=headers, timeout=http_timeout) as response,
+            http.stream(method, url, headers=headers, timeout=http_timeout) as response,
         ):
             status = response.status_code
             if 200 <= status < 300:

@@ -8,7 +8,7 @@ by `reason`: one model per reason, each exact.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -248,3 +248,13 @@ class UserDeletedUpstream(EventData):
 
     report_id: str | None = Field(description="The last report stored for the user, if any.")  # type: ignore[assignment]
     last_state: str | None = Field(description="The last state seen before the deletion.")
+
+
+class UserErased(BaseModel):
+    """`onboarding.user.erased`: everything stored on the user was erased (GDPR Art. 17);
+    downstream systems erase their copies too. Published once per erasure request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: str = Field(description="The Alice user id (also ce_subject and the record key).")
+    erased_at: datetime = Field(description="When the erasure was committed (RFC 3339).")

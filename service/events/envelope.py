@@ -29,6 +29,7 @@ from service.events.data import (
     StateChanged,
     TrustedDocumentAdded,
     UserDeletedUpstream,
+    UserErased,
 )
 
 CE_SPECVERSION: Final = "1.0"
@@ -49,6 +50,7 @@ TRUSTED_DOCUMENT_ADDED: Final = "onboarding.trusted_document.added"
 RISK_FLAGGED: Final = "onboarding.risk.flagged"
 RISK_CLEARED: Final = "onboarding.risk.cleared"
 USER_DELETED_UPSTREAM: Final = "onboarding.user.deleted_upstream"
+USER_ERASED: Final = "onboarding.user.erased"
 
 # Each type's data: a model, or (risk.flagged) a union discriminated by `reason`.
 DATA_SCHEMAS: Final[dict[str, Any]] = {
@@ -63,6 +65,7 @@ DATA_SCHEMAS: Final[dict[str, Any]] = {
     RISK_FLAGGED: RiskFlagged,
     RISK_CLEARED: RiskCleared,
     USER_DELETED_UPSTREAM: UserDeletedUpstream,
+    USER_ERASED: UserErased,
 }
 DERIVED_TYPES: Final = tuple(DATA_SCHEMAS)
 # Any derived event's data (which one: `ce_type`), for the AsyncAPI document's output payload.
@@ -78,6 +81,7 @@ DerivedEventData = (
     | RiskFlagged
     | RiskCleared
     | UserDeletedUpstream
+    | UserErased
 )
 DATA_VERSION: Final = 1  # every type is at v1; a breaking change adds `<type>.v2`
 _ADAPTERS: Final = {event_type: TypeAdapter(model) for event_type, model in DATA_SCHEMAS.items()}

@@ -1,4 +1,5 @@
-"""Operator tools of `python -m service`: check-config, replay-dlq, backfill.
+"""Operator tools of `python -m service`: check-config, replay-dlq, backfill, and the personal-data
+commands erase, export, retention and audit.
 
 Each command lives in its own module and adds itself to the CLI through `register`. Exit codes
 follow service.cli: 0 success, 1 the work failed (or a check failed), 2 bad arguments or
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from service.tools import backfill, check_config, replay
+from service.tools import audit, backfill, check_config, erase, export, replay, retention
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,3 +18,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check_config.register(commands)
     replay.register(commands)
     backfill.register(commands)
+    erase.register(commands)
+    export.register(commands)
+    retention.register(commands)
+    audit.register(commands)

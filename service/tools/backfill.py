@@ -5,6 +5,7 @@ ignored. Every line is validated as a UUID before anything is published: invalid
 reported with their line numbers and make the run fail (exit 1) unless `--skip-invalid`. Each
 event is `{"user_id", "event_id": "backfill:<uuid>:<run id>", "occurred_at": now}`, keyed by the
 user id; re-running with the same `--run-id` repeats the same event ids, which the inbox skips.
+A run that publishes writes an audit row (request id `backfill:<run id>`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from service.privacy.actor import operator
+from service.privacy.audit import BACKFILL
 from service.settings import Settings
 from service.tools.common import (
     EXIT_FAILED,
@@ -28,6 +31,7 @@ from service.tools.common import (
     guarded,
     load_settings,
 )
+from service.tools.database_io import audit_tool_run
 
 MAX_SHOWN_CHARS = 40
 BATCH = 500  # sends awaited together: throughput without unbounded memory
@@ -139,6 +143,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"dry run: would publish {summary}")
         return EXIT_OK
     asyncio.run(_publish(settings, topic, events))
+    asyncio.run(
+        audit_tool_run(
+            settings,
+            action=BACKFILL,
+            actor=operator(args.actor),
+            request_id=f"backfill:{args.run_id}",
+            counts={
+                "published": len(events),
+                "invalid": len(ids.invalid),
+                "duplicates": ids.duplicates,
+            },
+            reason=topic,
+        )
+    )
     print(f"published {summary}")
     return EXIT_OK
 
@@ -164,4 +182,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--skip-invalid", action="store_true", help="publish the valid ids even if some are not"
     )
     parser.add_argument("--dry-run", action="store_true", help="print what would be published")
+    parser.add_argument("--actor", help="who runs it, for the audit row (default: the OS user)")
     parser.set_defaults(func=cmd_backfill)

@@ -3,8 +3,9 @@
 Reads the dead-letter topic from the beginning (or, with `--group-id`, from that group's
 committed offsets, committing what it replayed) up to the end offsets taken when it starts, so
 it always ends. A matching record goes back with its original key, value and headers, minus
-the dlq_* headers, through an idempotent producer. `--dry-run` publishes nothing and prints
-where each match is and its error class: never the value (it may hold personal data).
+the dlq_* headers, through an idempotent producer; a run that publishes writes an audit row.
+`--dry-run` publishes nothing and prints where each match is and its error class: never the
+value (it may hold personal data).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from service.privacy.actor import operator
+from service.privacy.audit import REPLAY_DLQ
 from service.settings import Settings
 from service.tools.common import EXIT_OK, guarded, load_settings
+from service.tools.database_io import audit_tool_run
 from service.tools.dead_letters import DeadLetter, Filters, dry_run_lines, iso_time, summary
 
 
@@ -124,6 +129,14 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
             await _publish(producer, target, matches)
         if args.group_id is not None and matches:
             await _commit(consumer, matches)
+    await audit_tool_run(
+        settings,
+        action=REPLAY_DLQ,
+        actor=operator(args.actor),
+        request_id=f"cli:{uuid.uuid4()}",
+        counts={"scanned": scanned, "replayed": len(matches)},
+        reason=f"{source} -> {target}",
+    )
     print(summary(matches, scanned, source, target))
     return EXIT_OK
 
@@ -157,6 +170,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "(default: from the beginning, committing nothing)",
     )
     parser.add_argument("--dry-run", action="store_true", help="list matches; publish nothing")
+    parser.add_argument("--actor", help="who runs it, for the audit row (default: the OS user)")
     parser.set_defaults(func=cmd_replay_dlq)
 
 

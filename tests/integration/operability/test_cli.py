@@ -28,8 +28,9 @@ def original_headers(offset: int) -> list[tuple[str, bytes]]:
     return [("ce_id", f"evt-original-{offset}".encode()), TRACEPARENT]
 
 
-def _env(kafka_bootstrap: str, topics: Topics) -> dict[str, str]:
+def _env(kafka_bootstrap: str, topics: Topics, database_url: str) -> dict[str, str]:
     return {
+        "DATABASE_URL": database_url,  # runs that publish write an audit row
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_INPUT_TOPIC": topics.input,
         "KAFKA_OUTPUT_TOPIC": topics.output,
@@ -75,7 +76,11 @@ async def _fill_dlq(kafka_bootstrap: str, topics: Topics, classes: list[str]) ->
 
 
 async def test_backfill_publishes_keyed_onboarding_events(
-    kafka_bootstrap: str, topics: Topics, read_topic: ReaderFactory, tmp_path: Path
+    kafka_bootstrap: str,
+    topics: Topics,
+    read_topic: ReaderFactory,
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     """backfill of three ids publishes three JSON events keyed by user id with backfill ids."""
     users = [str(uuid.uuid4()) for _ in range(3)]
@@ -84,7 +89,12 @@ async def test_backfill_publishes_keyed_onboarding_events(
     reader = await read_topic(topics.input)
 
     result = await run_cli(
-        "backfill", "--file", str(listing), "--run-id", "r42", env=_env(kafka_bootstrap, topics)
+        "backfill",
+        "--file",
+        str(listing),
+        "--run-id",
+        "r42",
+        env=_env(kafka_bootstrap, topics, database_url),
     )
 
     assert result.code == 0, result.err
@@ -99,25 +109,27 @@ async def test_backfill_publishes_keyed_onboarding_events(
 
 
 async def test_backfill_reports_unreachable_kafka_in_one_line(
-    topics: Topics, tmp_path: Path
+    topics: Topics, tmp_path: Path, database_url: str
 ) -> None:
     """With Kafka unreachable, backfill exits 1 with a one-line error and no traceback."""
     listing = tmp_path / "users.txt"
     listing.write_text(f"{uuid.uuid4()}\n")
-    env = {**_env("127.0.0.1:9", topics)}
+    env = {**_env("127.0.0.1:9", topics, database_url)}
     result = await run_cli("backfill", "--file", str(listing), env=env)
     assert result.code == 1
     assert result.err.strip() == "error: Kafka at 127.0.0.1:9 is unreachable"
 
 
 async def test_replay_dry_run_lists_dead_letters_and_publishes_nothing(
-    kafka_bootstrap: str, topics: Topics
+    kafka_bootstrap: str, topics: Topics, database_url: str
 ) -> None:
     """replay-dlq --dry-run lists each dead letter with its error class and publishes nothing."""
     classes = ["alice_unavailable", "invalid_report", "alice_unavailable"]
     await _fill_dlq(kafka_bootstrap, topics, classes)
 
-    result = await run_cli("replay-dlq", "--dry-run", env=_env(kafka_bootstrap, topics))
+    result = await run_cli(
+        "replay-dlq", "--dry-run", env=_env(kafka_bootstrap, topics, database_url)
+    )
 
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -138,22 +150,36 @@ async def test_replay_republishes_only_the_chosen_error_class(
     topics: Topics,
     read_topic: ReaderFactory,
     make_settings: SettingsFactory,
+    database_url: str,
     pg: asyncpg.Connection,
 ) -> None:
     """replay-dlq --error-class re-publishes only matches, original key/value/headers intact,
-    and the service then stores each replayed message (the other dead letter stays out)."""
+    leaves an audit row with what it scanned and replayed, and the service then stores each
+    replayed message (the other dead letter stays out)."""
     classes = ["alice_unavailable", "invalid_report", "alice_unavailable"]
     users = await _fill_dlq(kafka_bootstrap, topics, classes)
     reader = await read_topic(topics.input)
 
     result = await run_cli(
-        "replay-dlq", "--error-class", "alice_unavailable", env=_env(kafka_bootstrap, topics)
+        "replay-dlq",
+        "--error-class",
+        "alice_unavailable",
+        "--actor",
+        "ops@example",
+        env=_env(kafka_bootstrap, topics, database_url),
     )
 
     assert result.code == 0, result.err
     assert "replayed 2 of 3 scanned dead letter(s)" in result.out
     # The CLI waited for every acknowledgement: the end offsets are final.
     assert await _record_count(kafka_bootstrap, topics.input, partitions=2) == 2
+    audit = await pg.fetchrow(
+        "SELECT counts FROM privacy_audit WHERE action = 'replay-dlq' AND actor = 'ops@example'"
+        " AND reason = $1",
+        f"{topics.dlq} -> {topics.input}",
+    )
+    assert audit is not None
+    assert json.loads(audit["counts"]) == {"replayed": 2, "scanned": 3}
     records = await reader.wait_for(2)
     expected = {users[0], users[2]}
     assert {r.key.decode() for r in records if r.key} == expected

@@ -20,8 +20,9 @@ from tests.integration.pipeline.conftest import (
 )
 
 
-def _env(kafka_bootstrap: str, topics: Topics) -> dict[str, str]:
+def _env(kafka_bootstrap: str, topics: Topics, database_url: str) -> dict[str, str]:
     return {
+        "DATABASE_URL": database_url,  # the run is audited in the test's database
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_INPUT_TOPIC": topics.input,
         "KAFKA_OUTPUT_TOPIC": topics.output,
@@ -50,6 +51,7 @@ async def test_unknown_user_fixed_at_alice_and_replayed_is_stored_and_derived_on
     topics: Topics,
     pg: asyncpg.Connection,
     kafka_bootstrap: str,
+    database_url: str,
 ) -> None:
     """404 -> dead letter -> user created at Alice -> replay-dlq -> one snapshot, derived events
     on the output topic; a second replay of the same dead letter stores and derives nothing."""
@@ -66,7 +68,7 @@ async def test_unknown_user_fixed_at_alice_and_replayed_is_stored_and_derived_on
         assert letter.headers["dlq_error_class"] == b"unknown_user"
 
         emulator.create_user(user_id)  # fixed at Alice
-        result = await run_cli("replay-dlq", env=_env(kafka_bootstrap, topics))
+        result = await run_cli("replay-dlq", env=_env(kafka_bootstrap, topics, database_url))
         assert result.code == 0, result.err
         assert "replayed 1 of 1" in result.out
 
@@ -89,7 +91,7 @@ async def test_unknown_user_fixed_at_alice_and_replayed_is_stored_and_derived_on
         await eventually(published, timeout=60)
 
         # The same dead letter replayed again: a duplicate of the stored message.
-        again = await run_cli("replay-dlq", env=_env(kafka_bootstrap, topics))
+        again = await run_cli("replay-dlq", env=_env(kafka_bootstrap, topics, database_url))
         assert again.code == 0, again.err
         ends = await _end_offsets(kafka_bootstrap, topics.input)
         assert sum(ends.values()) == 3  # the original and two replays

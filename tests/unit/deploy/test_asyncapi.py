@@ -82,6 +82,7 @@ def test_document_describes_input_output_and_dead_letter_channels() -> None:
         "RiskFlagged",
         "RiskCleared",
         "UserDeletedUpstream",
+        "UserErased",
     }
 
 

@@ -33,6 +33,7 @@ BUILT_IN_KINDS = frozenset(
         "Service",
         "PodDisruptionBudget",
         "Job",
+        "CronJob",
         "ServiceAccount",
         "NetworkPolicy",
     }

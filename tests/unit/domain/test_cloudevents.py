@@ -12,11 +12,11 @@ from typing import get_args
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from service.events.data import RISK_MODELS, RISK_REASONS
+from service.events.data import RISK_MODELS, RISK_REASONS, UserErased
 from service.events.envelope import DERIVED_TYPES, DerivedEvent, derived_event_id
 from service.events.kafka import to_kafka
 from service.events.schemas import schema_files
-from service.messages import STATE_CHANGED, deleted_upstream_event
+from service.messages import STATE_CHANGED, USER_ERASED, deleted_upstream_event
 from tests.unit.domain.variants import (
     EXAMPLE,
     Snapshot,
@@ -55,7 +55,16 @@ def every_type() -> list[DerivedEvent]:
         last_content_hash="ab",
         observed_at=datetime(2024, 3, 6, tzinfo=UTC),
     )
-    return [*derived, gone]
+    erased = DerivedEvent(
+        id=derived_event_id(USER_ID, USER_ERASED, "request-1"),
+        type=USER_ERASED,
+        user_id=USER_ID,
+        time=datetime(2024, 3, 7, tzinfo=UTC),
+        data=UserErased(user_id=USER_ID, erased_at=datetime(2024, 3, 7, tzinfo=UTC)).model_dump(
+            mode="json"
+        ),
+    )
+    return [*derived, gone, erased]
 
 
 def test_every_type_decodes_with_the_sdk() -> None:
