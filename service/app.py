@@ -8,6 +8,7 @@ application (Kafka subscriber + health and metrics endpoints) that uvicorn serve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from service.processor import Health, Processor, RetryPolicy
 from service.reconciler import AliceChecks, Backoff, Reconciler
 from service.scheduler import KeyedScheduler
 from service.settings import Settings
+from service.shutdown import ShutdownClock, Watchdog, bounded
 from service.store.database import Database
 from service.store.relay import OutboxRelay
 from service.tracing import telemetry_middleware, tracer, tracer_provider
@@ -130,14 +132,61 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
-def build_service(  # noqa: PLR0915 - the composition root: one statement per part it wires
+def _shutdown_hooks(
+    settings: Settings,
+    *,
+    consumer: Consumer,
+    relay: OutboxRelay,
+    reconciler: Reconciler,
+    retention: RetentionTask,
+    batcher: WriteBatcher,
+    closing: Callable[[], tuple[Awaitable[Any], ...]],
+    tracing: TracerProvider | None,
+    watchdog: Watchdog | None,
+) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    """The app's shutdown hooks: every step bounded, SHUTDOWN_TIMEOUT_S in all.
+
+    FastStream closes the broker between the two hooks; the watchdog, when given, bounds the
+    whole of it, whatever a dependency does.
+    """
+    budget = settings.shutdown_timeout_s
+    clock = ShutdownClock(budget)
+
+    async def shutdown() -> None:
+        clock.start()
+        if watchdog is not None:
+            watchdog.arm()
+        await bounded(reconciler.stop(budget / 20), timeout_s=budget / 10, name="reconciler")
+        await bounded(retention.stop(), timeout_s=budget / 20, name="retention")
+        await bounded(consumer.shutdown(budget / 2), timeout_s=budget * 0.6, name="consumer")
+        await bounded(
+            relay.stop(flush_timeout_s=clock.share(budget / 4)),
+            timeout_s=clock.share(budget / 4) + 1,
+            name="outbox relay",
+        )
+
+    async def after_shutdown() -> None:
+        await bounded(batcher.aclose(budget / 20), timeout_s=clock.share(budget / 10), name="db")
+        await bounded(asyncio.gather(*closing()), timeout_s=clock.share(budget), name="clients")
+        if tracing is not None:
+            tracing.shutdown()  # flush the spans still buffered
+        if watchdog is not None:
+            watchdog.disarm()
+        log.info("service stopped")
+
+    return shutdown, after_shutdown
+
+
+def build_service(
     settings: Settings,
     *,
     alice: AliceClient | None = None,
     tracing: TracerProvider | None = None,
+    watchdog: Watchdog | None = None,
 ) -> Service:
     """Wire the whole service from its settings (tests may inject an Alice client and a
-    tracer provider; otherwise tracing is on only when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+    tracer provider; otherwise tracing is on only when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+    A `watchdog` ends the process when its shutdown overruns (the `run` command's, not tests')."""
     tracing = tracing or tracer_provider(settings)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
@@ -289,17 +338,17 @@ def build_service(  # noqa: PLR0915 - the composition root: one statement per pa
         consumer.attach(subscriber.consumer)
         log.info("service started", input_topic=settings.kafka_input_topic)
 
-    async def shutdown() -> None:
-        await retention.stop()
-        await consumer.shutdown(settings.shutdown_timeout_s / 2)
-        await relay.stop(flush_timeout_s=settings.shutdown_timeout_s / 4)
-
-    async def after_shutdown() -> None:
-        await batcher.aclose()
-        await asyncio.gather(producer.stop(), alice.aclose(), database.aclose())
-        if tracing is not None:
-            tracing.shutdown()  # flush the spans still buffered
-        log.info("service stopped")
+    shutdown, after_shutdown = _shutdown_hooks(
+        settings,
+        consumer=consumer,
+        relay=relay,
+        reconciler=reconciler,
+        retention=retention,
+        batcher=batcher,
+        closing=lambda: (producer.stop(), alice.aclose(), database.aclose()),
+        tracing=tracing,
+        watchdog=watchdog,
+    )
 
     app = AsgiFastStream(
         broker,
@@ -314,7 +363,7 @@ def build_service(  # noqa: PLR0915 - the composition root: one statement per pa
         logger=None,
         on_startup=[startup, reconciler.on_startup],
         after_startup=[after_startup],
-        on_shutdown=[reconciler.stop, shutdown],
+        on_shutdown=[shutdown],
         after_shutdown=[after_shutdown],
     )
     return Service(

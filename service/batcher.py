@@ -9,13 +9,13 @@ when the service is idle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
 from service.errors import IngestorError
 from service.ingest import Fetched, Ingest, Recorded
 from service.metrics import Metrics
+from service.shutdown import stop_tasks
 
 _Pending = tuple[Fetched, "asyncio.Future[Recorded | IngestorError]"]
 
@@ -78,10 +78,7 @@ class WriteBatcher:
                 if not future.done():
                     future.set_result(outcome)
 
-    async def aclose(self) -> None:
-        """Stop the writers (after the workers are done with them)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def aclose(self, timeout_s: float = 2.0) -> None:
+        """Stop the writers (after the workers are done with them), waiting at most
+        `timeout_s` for a transaction in progress."""
+        await stop_tasks(self._tasks, timeout_s=timeout_s, name="db writers")

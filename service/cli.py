@@ -42,10 +42,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from service.app import build_service  # noqa: PLC0415
     from service.observability import configure_logging  # noqa: PLC0415
+    from service.shutdown import WATCHDOG_MARGIN_S, Watchdog  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(settings.log_level)
-    service = build_service(settings)
+    service = build_service(
+        settings, watchdog=Watchdog(settings.shutdown_timeout_s + WATCHDOG_MARGIN_S)
+    )
     # Everything built so far lives as long as the process: move it out of the collector's
     # sight, and collect the young generation less often. Validating 20-40 KB reports makes
     # many short-lived objects; with the default threshold (700) the collector ran several

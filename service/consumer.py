@@ -42,6 +42,7 @@ from service.metrics import Metrics
 from service.offsets import Accept, PartitionOffsets
 from service.processor import Intake
 from service.scheduler import InboundRecord, KeyedScheduler, Work
+from service.shutdown import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -398,9 +399,7 @@ class Consumer:
         abandoned = 0 if finished else await self.scheduler.cancel(None)
         await self.commit()
         if self._commit_task is not None:
-            self._commit_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._commit_task
+            await stop_tasks([self._commit_task], timeout_s=1.0, name="offset commits")
         log.info("consumer stopped", dropped=dropped, abandoned=abandoned)
 
 

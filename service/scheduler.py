@@ -16,7 +16,6 @@ is redelivered, never committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import structlog
 
 from service.errors import error_location
+from service.shutdown import stop_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +55,7 @@ Handler = Callable[[Work], Awaitable[None]]
 
 HANDLER_RETRY_INITIAL_S = 0.5
 HANDLER_RETRY_MAX_S = 30.0
+CANCEL_TIMEOUT_S = 2.0  # how long abandoned work may take to end (then it is left behind)
 
 
 class KeyedScheduler:
@@ -221,11 +222,7 @@ class KeyedScheduler:
         else:
             self.drop(partitions)
         tasks = self._tasks_of(partitions)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks, timeout_s=CANCEL_TIMEOUT_S, name="abandoned work")
         return len(tasks)
 
     def drop_all(self) -> int:

@@ -38,6 +38,7 @@ from service.reconciler.policy import (
     state_label,
 )
 from service.reconciler.schedule import Check, DueUser
+from service.shutdown import stop_tasks
 from service.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -95,12 +96,11 @@ class Reconciler:
         if self._enabled:
             self.start()
 
-    async def stop(self) -> None:
-        """Stop the loop (a check in progress is abandoned; it runs again next time)."""
+    async def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop the loop (a check in progress is abandoned; it runs again next time), waiting
+        at most `timeout_s` for it to end."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task], timeout_s=timeout_s, name="reconciler")
             self._task = None
 
     async def _run(self) -> None:

@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.errors import IngestorError
 from service.messages import headers_from_json
 from service.metrics import Metrics
+from service.shutdown import stop_tasks
 from service.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -162,8 +163,12 @@ class OutboxRelay:
     async def _run(self) -> None:
         failures = 0
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for returns the
+            # inner result when a cancellation arrives just as the wake-up does (a commit's
+            # notify() during shutdown), swallowing the cancel: the loop then never ended.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while await self.publish_pending() >= self._batch_size:
@@ -424,15 +429,17 @@ class OutboxRelay:
                 await asyncio.sleep(0.05)  # let other work use the database between batches
         return deleted
 
+    @property
+    def stopped(self) -> bool:
+        """Every loop of the relay has ended."""
+        return all(task.done() for task in self._tasks)
+
     async def stop(self, *, flush_timeout_s: float) -> None:
-        """Publish what is queued (bounded), then stop the loops."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the loops, then publish what is queued: all within `flush_timeout_s`."""
+        deadline = time.monotonic() + flush_timeout_s
+        await stop_tasks(self._tasks, timeout_s=flush_timeout_s / 2, name="outbox relay")
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(flush_timeout_s):
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 while await self.publish_pending() or not self.idle:
                     if self._in_flight:
                         await asyncio.wait(

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from reliability.harness import Run
+from reliability.harness import Run, scenario
 from reliability.runner import open_run, run_one
+from reliability.scenarios.crashes import TERM_BOUND_S
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +46,20 @@ async def test_sigterm_under_load_exits_in_bound_and_loses_nothing(run: Run) -> 
     result = await run_one(run, "sigterm")
     assert result["passed"], _verdict(result)
     assert result["stored"] == result["messages_in"] == 200
+
+
+@pytest.mark.timeout(180)
+async def test_idle_service_exits_cleanly_on_sigterm(run: Run) -> None:
+    """A started service with nothing to do exits cleanly within its bound on SIGTERM, through
+    its own shutdown ("service stopped"), not the watchdog's (exit code 70)."""
+    async with scenario(run, "sigterm-idle") as sc:
+        instance = await sc.fleet.start()
+        seconds = await sc.fleet.terminate(instance, timeout_s=60)
+        log = (sc.fleet.log_dir / f"{instance.name}.log").read_text()
+    # uvicorn re-raises the SIGTERM it handled once the app has stopped: -15, or 0.
+    assert instance.process.returncode in (0, -15), log[-2000:]
+    assert seconds <= TERM_BOUND_S
+    assert "service stopped" in log
 
 
 @pytest.mark.timeout(300)
