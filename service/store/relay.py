@@ -19,7 +19,9 @@ the others:
   `ingestor_outbox_parked_total`, the gauge `ingestor_outbox_parked_rows` and an alert) and the
   rows behind it flow. A parked row stays until an operator deletes it or clears `parked_at`;
 - any other failure of a topic (missing, unauthorised, broker unreachable) sets that topic
-  aside for TOPIC_BACKOFF_S; the records acknowledged before it are marked, the others wait;
+  aside, for 0.5 s the first time and twice as long at each failure in a row, up to
+  TOPIC_BACKOFF_S (so a broker back after an outage is used again within about a second or
+  two); the records acknowledged before it are marked, the others wait;
 - retention of sent rows runs in its own task, in small batches, so that a slow `DELETE`
   never stops publishing.
 Re-sent after a failure, a record can arrive after a later record of its topic (order is kept
@@ -58,7 +60,8 @@ RELAY_LOCK_KEY = 0x41_4C_49_43  # "ALIC": one relay at a time across replicas
 # redelivery: Kafka's retention is 7 days by default).
 RETENTION_BATCH = 1_000
 PUBLISH_TIMEOUT_S = 5.0  # how long a round waits for acknowledgements (sends are not cancelled)
-TOPIC_BACKOFF_S = 60.0  # how long a failing topic is set aside
+TOPIC_BACKOFF_S = 60.0  # the longest a failing topic is set aside
+TOPIC_BACKOFF_INITIAL_S = 0.5  # the first time: doubled at each failure in a row, up to the above
 ROUND_BACKOFF_MAX_S = 30.0  # ceiling of the backoff after failed rounds
 GAUGE_INTERVAL_S = 5.0
 # Refusals of the record itself: sent alone, a record refused again is parked. The broker
@@ -134,6 +137,7 @@ class OutboxRelay:
         self._publish_timeout_s = publish_timeout_s
         self._topic_backoff_s = topic_backoff_s
         self._topic_backoff: dict[str, float] = {}
+        self._topic_failures: dict[str, int] = {}  # failures in a row, per topic
         self._tracer = tracer or trace.NoOpTracer()
         self._database = database
         self._publisher = publisher
@@ -332,14 +336,18 @@ class OutboxRelay:
             # by the next round, through a new producer (see `_reset`).
 
     def _set_aside(self, topic: str, error: BaseException | None) -> None:
-        if self._topic_backoff.get(topic, 0.0) <= time.monotonic():
-            log.warning(
-                "outbox topic failing; set aside",
-                topic=topic,
-                error=type(error).__name__,
-                retry_in_s=self._topic_backoff_s,
-            )
-        self._topic_backoff[topic] = time.monotonic() + self._topic_backoff_s
+        if self._topic_backoff.get(topic, 0.0) > time.monotonic():
+            return  # set aside already (another row of the same round)
+        failures = self._topic_failures.get(topic, 0) + 1
+        self._topic_failures[topic] = failures
+        delay = min(self._topic_backoff_s, TOPIC_BACKOFF_INITIAL_S * 2 ** min(failures - 1, 16))
+        log.warning(
+            "outbox topic failing; set aside",
+            topic=topic,
+            error=type(error).__name__,
+            retry_in_s=delay,
+        )
+        self._topic_backoff[topic] = time.monotonic() + delay
 
     async def _mark(self, connection: AsyncConnection) -> tuple[set[int], set[int]]:
         """Mark the acknowledged rows sent and the refused ones parked (not yet committed)."""
@@ -367,6 +375,7 @@ class OutboxRelay:
         """The marking committed: forget those rows, count them."""
         for row_id in sent:
             row = self._sent.pop(row_id)
+            self._topic_failures.pop(row.topic, None)  # it works again: back to 0.5 s
             kind = "dead_letter" if row.event_type == "dead_letter" else "derived"
             self._metrics.published.labels(kind).inc()
         for row_id in parked:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -49,3 +50,22 @@ async def test_stop_ends_the_loop_when_notified_as_it_is_cancelled(turns: int) -
         await asyncio.sleep(0)
     await relay.stop(flush_timeout_s=2.0)
     assert relay.stopped
+
+
+def test_a_failing_topic_is_set_aside_briefly_first_then_longer() -> None:
+    """A topic failing once waits 0.5 s (a broker back after an outage is used again at once);
+    each failure in a row doubles the wait, up to TOPIC_BACKOFF_S."""
+    relay = OutboxRelay(
+        database=_LockHeldElsewhere(),  # type: ignore[arg-type]
+        publisher=_Publisher(),
+        batch_size=10,
+        poll_interval_s=3600.0,
+        metrics=Metrics(CollectorRegistry()),
+    )
+    waits = []
+    for _ in range(9):
+        relay._topic_backoff.clear()  # as if the wait had passed
+        before = time.monotonic()
+        relay._set_aside("out", TimeoutError())
+        waits.append(round(relay._topic_backoff["out"] - before, 1))
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
