@@ -151,6 +151,7 @@ class DedicatedPostgres:
             "STACK_DIR": str(self.dir),
             "STACK_OWNER_PID": str(os.getpid()),
             "STACK_MAX_LIFETIME_S": LIFETIME_S,
+            "PG_KEEP_DATA": "1",  # stop/start is a restart on the same data
         }
         self.url = ""
 
@@ -164,9 +165,9 @@ class DedicatedPostgres:
         await _script("postgres.sh", "stop", self._env)
 
     async def close(self) -> None:
-        """Stop it and remove its files."""
+        """Stop it and remove its files (its cluster too)."""
         with contextlib.suppress(Exception):
-            await self.stop()
+            await _script("postgres.sh", "stop", self._env | {"PG_KEEP_DATA": "0"})
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

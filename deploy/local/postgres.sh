@@ -118,7 +118,11 @@ start() {
       PG_PORT=$(free_ports 1)
       log "port $taken is taken by a process this checkout did not start: using port $PG_PORT"
     fi
-    init_cluster "$bin"
+    if [ "${PG_KEEP_DATA:-}" = 1 ] && [ -f "$PG_HOME/data/PG_VERSION" ]; then
+      log "restarting the PostgreSQL cluster kept in $PG_HOME/data (PG_KEEP_DATA=1)"
+    else
+      init_cluster "$bin"
+    fi
     launch "$bin" && break
     log "port $PG_PORT was taken while PostgreSQL started (attempt $attempt of 3)"
     [ "$attempt" = 3 ] && die "PostgreSQL lost the race for a port three times"
@@ -126,7 +130,12 @@ start() {
   echo "$launched" > "$PIDFILE"
   echo "$PG_PORT" > "$STACK_DIR/postgres.ports"
   echo "${STACK_OWNER:-manual}" > "$STACK_DIR/postgres.owner"
-  start_watchdog postgres "$launched" "$PG_HOME"
+  # The watchdog removes the data when the server is gone, unless a restart keeps it.
+  if [ "${PG_KEEP_DATA:-}" = 1 ]; then
+    start_watchdog postgres "$launched"
+  else
+    start_watchdog postgres "$launched" "$PG_HOME"
+  fi
   local psql=("$bin/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
   "${psql[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'" | grep -q 1 \
     || "${psql[@]}" -c "CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD'"
@@ -140,7 +149,8 @@ start() {
 case "${1:-}" in
   # SIGINT is PostgreSQL's "fast shutdown": roll back open transactions and exit cleanly.
   start) start ;;
-  stop) stop_by_pidfile postgres INT; rm -rf "$PG_HOME" ;;
+  # PG_KEEP_DATA=1: stop the server but keep its cluster, for a later `start` (a restart test).
+  stop) stop_by_pidfile postgres INT; [ "${PG_KEEP_DATA:-}" = 1 ] || rm -rf "$PG_HOME" ;;
   status)
     pid=$(read_pid "$PIDFILE")
     port=$(saved_ports postgres)
