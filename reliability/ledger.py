@@ -3,9 +3,10 @@
 Read at the end of a scenario from the real sources, never from the service's own counters:
 - every record of the input topic (read back from the broker, so records published by
   `replay-dlq` count too), identified by partition and offset;
-- the inbox (a processed record has a row at its topic/partition/offset with outcome `stored`
-  or `unchanged`) and the dead-letter topic (a dead letter names its source partition/offset
-  in `dlq_source_*` headers and says why in `dlq_reason`);
+- the inbox (a processed record has a row at its topic/partition/offset with outcome `stored`,
+  `unchanged` or `stale`: a report older than the stored one is processed on purpose and
+  stores nothing, see `service/freshness.py`) and the dead-letter topic (a dead letter names
+  its source partition/offset in `dlq_source_*` headers and says why in `dlq_reason`);
 - the output topic (derived events by `ce_id`), the outbox and the snapshots.
 
 A record is *lost* when it is neither processed nor dead-lettered; *doubled* when it is both or
@@ -24,7 +25,7 @@ import asyncpg
 from reliability.publish import Published
 from reliability.topics import KafkaRecord, read_all
 
-PROCESSED = {"stored", "unchanged"}
+PROCESSED = {"stored", "unchanged", "stale"}
 Where = tuple[int, int]
 
 

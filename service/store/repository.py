@@ -156,8 +156,10 @@ async def lock_users(connection: AsyncConnection, user_ids: Sequence[str]) -> di
         {"u": ordered},
     )
     rows = {}
-    for user_id, content_hash, digest, *facts in result:
+    for user_id, content_hash, digest, version, created_at, last_event_at, events in result:
         parsed = SnapshotDigest.model_validate(digest) if digest is not None else None
+        state = parsed.state if parsed is not None else None
+        facts = (version, created_at, last_event_at, events, state)
         order = ReportOrder(*facts) if any(f is not None for f in facts) else None
         rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed, order)
     return rows

@@ -34,25 +34,33 @@ def _fetched(user_id: str, body: bytes, n: int) -> Fetched:
     return Fetched(ref, user_id, body, content_hash(body), parse_report(body), datetime.now(UTC))
 
 
-def _reports(emulator: AliceEmulator, user_id: str) -> tuple[bytes, bytes]:
-    """The user's report before and after Alice moved on (one more event, ACCEPTED)."""
+def _reports(emulator: AliceEmulator, user_id: str, *, with_event: bool) -> tuple[bytes, bytes]:
+    """The user's report before and after Alice moved on to ACCEPTED (one more event or not:
+    a dashboard decision alone adds none, so the two then differ only by their state)."""
     emulator.create_user(user_id)
     older = emulator.report_bytes(user_id)
-    emulator.add_event(user_id, "review_requested", {"by": "ops"})
+    if with_event:
+        emulator.add_event(user_id, "review_requested", {"by": "ops"})
     emulator.set_user_state(user_id, "ACCEPTED")
     newer = emulator.report_bytes(user_id)
-    assert len(parse_report(newer).report.events) == len(parse_report(older).report.events) + 1
+    added = len(parse_report(newer).report.events) - len(parse_report(older).report.events)
+    assert added == (1 if with_event else 0)
     return older, newer
 
 
+@pytest.mark.parametrize("with_event", [True, False], ids=["new-event", "decision-only"])
 @pytest.mark.parametrize("one_batch", [False, True])
 async def test_an_older_report_after_a_newer_one_is_stale_and_derives_nothing(
-    one_batch: bool, ingest: Ingest, emulator: AliceEmulator, pg: asyncpg.Connection
+    one_batch: bool,
+    with_event: bool,
+    ingest: Ingest,
+    emulator: AliceEmulator,
+    pg: asyncpg.Connection,
 ) -> None:
     """The second message's fetch returns an older report than the stored one: outcome stale,
     no snapshot, no derived event, the user's state stays ACCEPTED, the inbox says stale."""
     user_id = str(uuid.uuid4())
-    older, newer = _reports(emulator, user_id)
+    older, newer = _reports(emulator, user_id, with_event=with_event)
     first, second = _fetched(user_id, newer, 1), _fetched(user_id, older, 2)
     if one_batch:
         outcomes = await ingest.record([first, second])

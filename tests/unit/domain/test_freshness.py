@@ -51,3 +51,34 @@ def test_the_first_fact_both_have_that_differs_decides(
 def test_nothing_stored_is_never_newer() -> None:
     """A user's first report is never older than nothing."""
     assert order(version=1).older_than(None) is False
+
+
+@pytest.mark.parametrize(
+    ("incoming", "stored", "older"),
+    [
+        ("TO_REVIEW", "ACCEPTED", True),
+        ("TO_REVIEW", "REJECTED", True),
+        ("INPROGRESS", "TO_REVIEW", True),
+        ("ACCEPTED", "TO_REVIEW", False),
+        # two decisions, an unknown state or a missing one are no evidence: fetch order
+        ("REJECTED", "ACCEPTED", False),
+        ("ACCEPTED", "REJECTED", False),
+        ("ON_HOLD", "ACCEPTED", False),
+        ("TO_REVIEW", None, False),
+    ],
+)
+def test_on_a_tie_of_every_fact_a_state_earlier_in_the_lifecycle_is_older(
+    incoming: str, stored: str | None, older: bool
+) -> None:
+    """A decision adds no fact, so a report tied on all facts is older when its state is earlier."""
+    facts = (1, T1, T2, 8)
+    mine, theirs = ReportOrder(*facts, state=incoming), ReportOrder(*facts, state=stored)
+    assert mine.older_than(theirs) is older
+
+
+def test_a_fact_that_differs_outranks_the_state() -> None:
+    """A report with a newer event is newer even if its state is earlier (a reopened review)."""
+    reopened = ReportOrder(1, T1, T2, 9, state="TO_REVIEW")
+    decided = ReportOrder(1, T1, T1, 8, state="ACCEPTED")
+    assert reopened.older_than(decided) is False
+    assert decided.older_than(reopened) is True

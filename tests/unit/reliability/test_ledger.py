@@ -60,6 +60,16 @@ def test_each_record_is_processed_dead_lettered_or_lost() -> None:
     assert ledger.lost_kinds == {"replayed": 1}
 
 
+def test_a_stale_report_is_processed_not_lost() -> None:
+    """A record whose report was older than the stored one (outcome stale) counts as processed."""
+    ledger = _account(
+        [_input(0, 0), _input(1, 0)], [_row(0, 0, "stored"), _row(1, 0, "stale")], [], []
+    )
+
+    assert (ledger.stored, ledger.lost) == (2, 0)
+    assert ledger.problems == []
+
+
 def test_a_dead_letter_row_without_its_dlq_record_is_lost() -> None:
     """An inbox row saying dead_lettered is not enough: the DLQ record must exist."""
     ledger = _account([_input(0, 0)], [_row(0, 0, "dead_lettered")], [], [])
