@@ -17,7 +17,7 @@ from tests.integration.pipeline.conftest import (
     create_plain_user,
     eventually,
     running,
-    stays_at,
+    settled,
 )
 
 STATE = "onboarding.user.state_changed"
@@ -138,7 +138,7 @@ async def test_report_changes_derive_exactly_the_expected_events_in_order(
             ([STATE], ("ACCEPTED", "REJECTED"))
         ]
 
-        records = await stays_at(output, seen)
+        records = await settled(producer, emulator, output, seen)
 
     _assert_user_order(records, user_id)
     snapshots = await pg.fetchval(

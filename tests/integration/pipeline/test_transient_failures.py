@@ -19,7 +19,7 @@ from tests.integration.pipeline.conftest import (
     eventually,
     metric,
     running,
-    stays_at,
+    settled_dead_letters,
 )
 
 MAX_ATTEMPTS = 3
@@ -86,7 +86,7 @@ async def test_alice_outage_is_waited_out_not_dead_lettered(
         outage_s = time.monotonic() - outage_started
 
         await eventually(lambda: stored(pg, user_id))
-        await stays_at(dlq, 0, quiet_s=1.0)
+        await settled_dead_letters(producer, dlq, 0)
 
     assert failed_requests <= max_report_requests(settings, outage_s)
     outcome = await pg.fetchval("SELECT outcome FROM inbox WHERE user_id = $1", user_id)
@@ -119,7 +119,7 @@ async def test_report_failing_alone_is_dead_lettered_as_alice_unavailable(
         await producer.send({"user_id": poison})
         for user_id in healthy:
             await producer.send({"user_id": user_id})
-        [letter] = await stays_at(dlq, 1, quiet_s=1.0)
+        [letter] = await settled_dead_letters(producer, dlq, 1)
 
         async def all_stored() -> bool:
             return all([await stored(pg, user_id) for user_id in healthy])
