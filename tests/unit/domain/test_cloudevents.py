@@ -14,7 +14,7 @@ from cloudevents.core.formats.json import JSONFormat
 
 from service.events.data import RISK_MODELS, RISK_REASONS, UserErased
 from service.events.envelope import DERIVED_TYPES, DerivedEvent, derived_event_id
-from service.events.kafka import to_kafka
+from service.events.kafka import sdk_to_kafka, to_kafka
 from service.events.schemas import schema_files
 from service.messages import STATE_CHANGED, USER_ERASED, deleted_upstream_event
 from tests.unit.domain.variants import (
@@ -84,6 +84,21 @@ def test_every_type_decodes_with_the_sdk() -> None:
         assert decoded.get_dataschema() == f"urn:alice-report-ingestor:schema:{event.type}:v1"
         assert decoded.get_datacontenttype() == "application/json"
         assert decoded.get_data() == event.data
+
+
+def test_records_equal_the_sdks_own_encoding() -> None:
+    """The hand-written encoder writes, for every derived type, exactly the headers (names,
+    order, values) and value bytes the SDK's `to_binary` writes for the same event."""
+    events = every_type()
+    odd = DerivedEvent(
+        id=derived_event_id(USER_ID, STATE_CHANGED, "odd"),
+        type=STATE_CHANGED,
+        user_id=USER_ID,
+        time=datetime(2024, 3, 5, 12, 12, 52, 123456, tzinfo=timezone(timedelta(hours=-5))),
+        data={"user_id": USER_ID, "report_id": USER_ID, "from": 'Ñandú \u2028 "q"', "to": None},
+    )
+    for event in [*events, odd]:
+        assert to_kafka(event) == sdk_to_kafka(event), event.type
 
 
 def test_record_headers_are_exactly_the_binary_mode_set() -> None:
