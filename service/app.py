@@ -34,8 +34,9 @@ from service.messages import OnboardingCompleted
 from service.metrics import Metrics
 from service.privacy.erasure import Erasure, UserDeleter
 from service.privacy.retention import RetentionPolicy, RetentionTask
-from service.processor import Health, Processor, RetryPolicy
+from service.processor import Processor, RetryPolicy
 from service.reconciler import AliceChecks, Backoff, Reconciler
+from service.recovery import Health
 from service.scheduler import KeyedScheduler
 from service.settings import Settings
 from service.shutdown import ShutdownClock, Watchdog, bounded
@@ -238,6 +239,7 @@ def build_service(
     progress = Progress()
     memory = ByteBudget(settings.max_body_bytes_in_flight, on_wait=metrics.body_budget_waits.inc)
     metrics.body_bytes_reserved.set_function(lambda: memory.used)
+    health = Health()
     processor = Processor(
         source=alice,
         ingest=ingest,
@@ -248,7 +250,7 @@ def build_service(
             max_s=settings.transient_backoff_max_s,
         ),
         metrics=metrics,
-        health=Health(),
+        health=health,
         on_attempt=progress.moved,
         on_committed=relay.notify,
         tracer=tracer(tracing),
@@ -345,7 +347,7 @@ def build_service(
         reconciler=reconciler,
         retention=retention,
         batcher=batcher,
-        closing=lambda: (producer.stop(), alice.aclose(), database.aclose()),
+        closing=lambda: (health.aclose(), producer.stop(), alice.aclose(), database.aclose()),
         tracing=tracing,
         watchdog=watchdog,
     )

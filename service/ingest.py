@@ -109,6 +109,10 @@ class Ingest:
         self._output_topic = output_topic
         self._dlq_topic = dlq_topic
 
+    async def writable(self) -> bool:
+        """Whether the database answers and accepts writes (a probe during an outage)."""
+        return await self._database.writable()
+
     async def known(self, message_ids: Sequence[str]) -> set[str]:
         """Message ids already recorded (a cheap pre-check before calling Alice)."""
         if not message_ids:

@@ -12,6 +12,9 @@ The failure policy, in one place:
   Never counted either: a 429 or a request held by the client's own budget (`AliceThrottled`:
   Alice throttles the API key, not this message), and a failure during which the client's
   circuit breaker judged Alice down for everyone (`AliceUnavailable.outage`).
+- a backoff ends early when the dependency is back: the first success (a message's, or the
+  database probe's) wakes every message waiting on it (`service/recovery.py`); a 429's wait
+  is kept whole.
 - a `Retry-After` that Alice sent (or the breaker's next probe) is honoured: the message waits
   at least that long (at most TRANSIENT_BACKOFF_MAX_S, then asks again), whatever its backoff.
 Written by hand rather than with stamina: attempts that count only while the dependency is
@@ -61,6 +64,7 @@ from service.messages import ERASURE_REQUESTED_KIND, InputEvent, offset_message_
 from service.metrics import Metrics
 from service.privacy.erasure import Erasure, ErasureRequest
 from service.privacy.tombstones import ERASED_OUTCOME
+from service.recovery import Health
 from service.report import parse_report
 from service.scheduler import Work
 from service.store.repository import MessageRef
@@ -76,44 +80,6 @@ class Intake:
     event: InputEvent | None
     error: IngestorError | None
     duplicate: bool = False
-
-
-class Health:
-    """Recent successes and failures of each dependency, to tell an outage from a poison message.
-
-    A transient failure of one message counts towards its bound only when the failure is its
-    own: another message succeeded since its attempt began (the dependency works for others),
-    or no other message was served at all and the dependency's health check passes. When other
-    messages fail too, it is an outage (even one of the report endpoint only, with a green
-    health check), and nothing counts.
-    """
-
-    _MAX_TRACKED = 1024
-
-    def __init__(self) -> None:
-        self._last_success: dict[str, float] = {}
-        self._failures: dict[str, OrderedDict[str, float]] = {}
-
-    def success(self, dependency: str) -> None:
-        """Note a success of this dependency."""
-        self._last_success[dependency] = time.monotonic()
-
-    def failure(self, dependency: str, key: str) -> None:
-        """Note a transient failure of this dependency for one message key (user)."""
-        failures = self._failures.setdefault(dependency, OrderedDict())
-        failures[key] = time.monotonic()
-        failures.move_to_end(key)
-        if len(failures) > self._MAX_TRACKED:
-            failures.popitem(last=False)
-
-    def succeeded_since(self, dependency: str, since: float) -> bool:
-        """Whether the dependency served any request after `since` (monotonic seconds)."""
-        return self._last_success.get(dependency, float("-inf")) > since
-
-    def others_failed_since(self, dependency: str, since: float, key: str) -> bool:
-        """Whether another key's request to the dependency failed after `since`."""
-        failures: dict[str, float] = self._failures.get(dependency) or {}
-        return any(at > since for other, at in failures.items() if other != key)
 
 
 class HashCache:
@@ -301,7 +267,7 @@ class Processor:
                     attempt=attempts,
                     retry_in_s=round(delay, 2),
                 )
-                await asyncio.sleep(delay)
+                await self._wait_for(dependency, delay, since=attempt_started, error=error)
             except PermanentError as error:
                 return await self._dead_letter(work, event.user_id, error, attempts), attempts
             except Exception as exc:
@@ -328,12 +294,30 @@ class Processor:
                 self._metrics.transient_failures.labels(error.code).inc()
                 if attempts >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts
-                await asyncio.sleep(self._retry.delay(attempts))
+                await self._wait_for("database", self._retry.delay(attempts))
                 continue
             except PermanentError as error:
                 return await self._dead_letter(work, event.user_id, error, attempts), attempts
             self._on_committed()
             return Recorded(DUPLICATE if erased.duplicate else ERASED_OUTCOME), attempts
+
+    async def _wait_for(
+        self,
+        dependency: str,
+        delay: float,
+        *,
+        since: float | None = None,
+        error: TransientError | None = None,
+    ) -> None:
+        """Back off for `delay`, or less: until the dependency's next success (a probe of the
+        database runs meanwhile; Alice's breaker probes Alice). See service/recovery.py.
+        A 429's wait is kept whole: it throttles the API key whatever others see."""
+        if isinstance(error, AliceThrottled):
+            await asyncio.sleep(delay)
+            return
+        if dependency == "database":
+            self._health.probe(dependency, self._ingest.writable)
+        await self._health.pause(dependency, delay, since=since)
 
     async def _counts(self, dependency: str, since: float, key: str) -> bool:
         if self._health.succeeded_since(dependency, since):
@@ -375,7 +359,7 @@ class Processor:
                 self._on_attempt()  # retrying is progress, not a stuck loop
                 failures += 1
                 self._metrics.transient_failures.labels(unavailable.code).inc()
-                await asyncio.sleep(self._retry.delay(failures))
+                await self._wait_for("database", self._retry.delay(failures))
                 continue
             except Exception:
                 # Something the message brought cannot be stored (or a bug met it). First

@@ -97,6 +97,9 @@ def connect_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
+_WRITABLE = "SELECT current_setting('transaction_read_only') = 'off' AND NOT pg_is_in_recovery()"
+
+
 class Database:
     """The pool, and transactions whose failures arrive as the service's own errors."""
 
@@ -149,6 +152,14 @@ class Database:
         """Raise StorageUnavailable unless the server answers a trivial query."""
         async with self.transaction() as connection:
             await connection.execute(text("SELECT 1"))
+
+    async def writable(self) -> bool:
+        """Whether the server answers and would accept a write: not read-only (as after a
+        failover, or `default_transaction_read_only`), not a standby. Raises StorageUnavailable
+        when it does not answer."""
+        async with self.transaction() as connection:
+            result = await connection.execute(text(_WRITABLE))
+            return bool(result.scalar())
 
     async def aclose(self) -> None:
         """Close every pooled connection."""

@@ -12,7 +12,8 @@ from service.batcher import WriteBatcher
 from service.errors import InvalidInputEvent, StorageRejected
 from service.ingest import DEAD_LETTERED, DeadLetter, Ingest, Recorded
 from service.metrics import Metrics
-from service.processor import Health, Intake, Processor, RetryPolicy
+from service.processor import Intake, Processor, RetryPolicy
+from service.recovery import Health
 from service.scheduler import InboundRecord, Work
 
 

@@ -15,7 +15,8 @@ from service.ingest import STORED, Fetched, Ingest, Recorded
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import InputEvent
 from service.metrics import Metrics
-from service.processor import Health, Intake, Processor, RetryPolicy
+from service.processor import Intake, Processor, RetryPolicy
+from service.recovery import Health
 from service.scheduler import InboundRecord, Work
 
 CAP = 100_000  # above the emulator's 20-40 KB reports
