@@ -7,9 +7,10 @@ new message cannot start either: the service would stay idle for up to one full 
 the dependency came back (16 s after a 30 s database cut, measured by `make reliability`). So
 each wait is also a wait for the dependency's next success: the first message (or probe) that
 succeeds wakes every waiter of that dependency at once. For the database a single probe runs
-while messages wait (a write-capable check every 0.5 s doubling to `PROBE_MAX_S`), so recovery
-does not depend on the luckiest backoff; Alice is probed by its own circuit breaker
-(`service/budget/`), whose probe's success wakes the waiters in the same way.
+while messages wait (a write-capable check every 0.25 s doubling to `PROBE_MAX_S`, 1 s: one
+cheap query a second at most), so recovery does not depend on the luckiest backoff; Alice is
+probed by its own circuit breaker (`service/budget/`), whose probe's success wakes the waiters
+in the same way.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-PROBE_INITIAL_S = 0.5
-PROBE_MAX_S = 4.0
+PROBE_INITIAL_S = 0.25
+PROBE_MAX_S = 1.0
 
 
 class Health:
