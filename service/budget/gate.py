@@ -163,7 +163,9 @@ class AliceBudget:
         if status == 429:
             hold = DEFAULT_HOLD_S if retry_after is None else retry_after
             self._hold_until = max(self._hold_until, now + min(hold, MAX_HOLD_S))
-        if status == 429 or is_failure(status):
+        # A failed probe is the outage that opened the breaker seen again, not a new overload:
+        # halving on each would leave the limit at its floor when Alice is back.
+        if status == 429 or (is_failure(status) and not permit.probe):
             self._limit.overloaded(permit.epoch)
         else:
             self._limit.succeeded()

@@ -154,3 +154,25 @@ async def test_rate_cap_makes_callers_wait() -> None:
     assert observer.waits == ["pipeline"]
     for permit in (first, second):
         budget.release(permit, endpoint="report", status=200)
+
+
+async def test_failed_probes_do_not_shrink_the_limit() -> None:
+    """During an outage the limit is halved by the failures that opened the breaker, not again
+    by each failed probe: when Alice is back, the pipeline resumes at that limit."""
+    budget = _budget(
+        max_concurrency=16, min_concurrency=1, breaker_failures=3, breaker_probe_interval_s=0.05
+    )
+    permits = [await budget.acquire() for _ in range(3)]
+    for key, permit in zip(("a", "b", "c"), permits, strict=True):
+        budget.release(permit, endpoint="report", key=key, status=503)
+    assert budget.breaker_state is BreakerState.OPEN
+    assert budget.concurrency_limit == 8
+    for _ in range(4):
+        probe = await asyncio.wait_for(budget.acquire(), timeout=5)
+        assert probe.probe
+        budget.release(probe, endpoint="report", key="d", status=503)
+        assert budget.concurrency_limit == 8
+    probe = await asyncio.wait_for(budget.acquire(), timeout=5)
+    budget.release(probe, endpoint="report", key="d", status=200)
+    assert budget.breaker_state is BreakerState.CLOSED
+    assert budget.concurrency_limit == 8
