@@ -6,6 +6,7 @@ Renders the JSON document (already masked or revealed), so the text never shows 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 ORIGINS = {
@@ -20,6 +21,10 @@ def _value(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _checks_note(counts: Counter[str], where: str) -> str:
+    return f", {counts[where]} check(s)" if counts.get(where) else ""
+
+
 def _diff_lines(diff: dict[str, Any]) -> list[str]:
     lines = []
     if diff["state"] is not None:
@@ -31,15 +36,25 @@ def _diff_lines(diff: dict[str, Any]) -> list[str]:
             else f"{c['name']}: {_value(c['from'])} -> {_value(c['to'])}"
             for c in diff[group]
         )
+    # The checks of a document or selfie that just appeared are counted, not listed (the JSON
+    # document lists them): a first snapshot would otherwise print dozens of lines.
+    added = {f"document:{d['id']}" for d in diff["documents_added"]}
+    added |= {f"selfie:{s}" for s in diff["selfies_added"]}
+    new_checks = Counter(c["where"] for c in diff["checks"] if c["where"] in added)
     for what in ("added", "voided", "removed"):
         lines.extend(
             f"document {what}: {d['id']} ({_value(d['type'])}, {_value(d['issuing_country'])})"
+            + _checks_note(new_checks, f"document:{d['id']}")
             for d in diff[f"documents_{what}"]
         )
-        lines.extend(f"selfie {what}: {s}" for s in diff[f"selfies_{what}"])
+        lines.extend(
+            f"selfie {what}: {s}" + _checks_note(new_checks, f"selfie:{s}")
+            for s in diff[f"selfies_{what}"]
+        )
     lines.extend(
         f"check {c['where']} {c['key']}: {_value(c['from'])} -> {_value(c['to'])}"
         for c in diff["checks"]
+        if c["where"] not in added
     )
     lines.extend(
         f"device added: {_value(d['platform'])} {_value(d['model'])} ip {_value(d['ip'])}"
