@@ -22,6 +22,8 @@ from service.store.database import Database
 
 log = structlog.get_logger(__name__)
 
+STOP_TIMEOUT_S = 5.0  # a history request is a few reads: well within the shutdown budget
+
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
@@ -76,13 +78,13 @@ class HistoryServer:
             self._task.result()  # raises what stopped it
         log.info("history API listening", port=self._port)
 
-    async def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop serving (in-flight requests get `timeout_s` to finish)."""
+    async def stop(self) -> None:
+        """Stop serving (in-flight requests get STOP_TIMEOUT_S to finish)."""
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
             self._server.force_exit = True
             with contextlib.suppress(Exception):
