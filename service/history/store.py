@@ -88,7 +88,7 @@ async def load_sources(
 
 
 async def load_outbox(connection: AsyncConnection, user_id: str) -> list[OutboxRecord]:
-    """The user's outbox rows still kept (derived events and dead letters)."""
+    """The user's outbox rows still kept (derived events and dead letters), in queue order."""
     rows = await connection.execute(
         text(
             "SELECT event_id, event_type, created_at, sent_at, parked_at FROM outbox"

@@ -54,12 +54,14 @@ def build_timeline(
     dead_letters: Mapping[str, frozenset[Location]],
     outbox: Sequence[OutboxRecord],
 ) -> Timeline:
-    """Order the snapshots, diff each against the one before, link the outbox rows."""
+    """Order the snapshots, diff each against the one before, link the outbox rows (given in
+    outbox order)."""
     ordered = sorted(snapshots, key=lambda s: s.id)
     last_at: dict[datetime, int] = {s.stored_at: s.id for s in ordered}  # the later one wins
     linked: dict[int, list[OutboxRecord]] = {}
     other: list[OutboxRecord] = []
-    for record in sorted(outbox, key=lambda r: (r.created_at, r.event_id)):
+    # Stable: rows of one transaction keep the outbox's order (the order they were derived).
+    for record in sorted(outbox, key=lambda r: r.created_at):
         owner = last_at.get(record.created_at)
         if owner is None or record.event_type == "dead_letter":
             other.append(record)

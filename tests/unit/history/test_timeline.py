@@ -126,3 +126,20 @@ def test_two_snapshots_of_one_transaction_share_events_under_the_later() -> None
         outbox=[_event("x", "onboarding.user.state_changed", first.stored_at)],
     )
     assert [len(e.derived) for e in timeline.entries] == [0, 1]
+
+
+def test_events_of_a_snapshot_keep_the_outbox_order() -> None:
+    """A snapshot's derived events are listed in the order they were queued, not by id."""
+    snapshot = _snapshot(1, "event:a", example())
+    outbox = [
+        _event("z-state", "onboarding.user.state_changed", snapshot.stored_at),
+        _event("a-document", "onboarding.document.added", snapshot.stored_at),
+    ]
+    timeline = build_timeline(
+        UserRecord(USER, "TO_REVIEW", None, None),
+        [snapshot],
+        inbox={},
+        dead_letters={},
+        outbox=outbox,
+    )
+    assert [e.event_id for e in timeline.entries[0].derived] == ["z-state", "a-document"]
