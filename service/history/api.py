@@ -4,7 +4,8 @@ A bare ASGI application answered with FastStream's `AsgiResponse` (the web stack
 endpoints use: no framework for one route). Every request is authenticated first, so a caller
 without a valid token learns nothing, not even which paths exist: 401. Then: 400 for an id
 that is not a UUID or a `reveal` that is not true/false, 404 for a user the service does not
-hold, 405 for anything but GET/HEAD, 503 when the database fails. The body is the document of
+hold, 405 for anything but GET/HEAD, 503 when the database is unreachable (500 for any other
+failure, logged by type only). The body is the document of
 `history --json`, masked the same way; `?reveal=true` shows personal values and writes an audit
 row naming the token's caller (`api:<name>`) before answering. Responses are `no-store`.
 """
@@ -96,8 +97,14 @@ class HistoryApi:
                 request_id=request_id,
             )
         except IngestorError as error:
+            # Transient (the database is unreachable): 503, try again; permanent: 500.
             log.warning("history request failed", error_code=error.code, request_id=request_id)
-            return _json(503, {"error": error.code})
+            return _json(503 if error.transient else 500, {"error": error.code})
+        except Exception as exc:  # a bug: one line without the message (it may quote data)
+            log.error(
+                "history request failed", error_type=type(exc).__name__, request_id=request_id
+            )
+            return _json(500, {"error": "internal"})
         if document is None:
             return _json(404, {"error": "no such user"})
         return _json(200, document, **{"x-request-id": request_id})

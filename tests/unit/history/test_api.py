@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from service.errors import StorageUnavailable
 from service.history.api import HistoryApi
 from service.history.tokens import caller, parse_tokens
 from service.settings import Settings
@@ -55,8 +58,25 @@ def test_settings_refuse_an_api_port_without_tokens() -> None:
         )
 
 
-async def _get(path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    app = HistoryApi(database=NoDatabase(), tokens=TOKENS)  # type: ignore[arg-type]
+class DownDatabase:
+    """A database that is unreachable (or, with `bug`, fails with an unexpected error)."""
+
+    def __init__(self, *, bug: bool = False) -> None:
+        self.bug = bug
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[Any]:
+        """Fail as the adapter does when PostgreSQL cannot be reached."""
+        if self.bug:
+            raise KeyError("CARMEN 99999999R")
+        raise StorageUnavailable("connection refused")
+        yield  # an async generator, as the real one
+
+
+async def _get(
+    path: str, headers: dict[str, str] | None = None, database: Any = None
+) -> httpx.Response:
+    app = HistoryApi(database=database or NoDatabase(), tokens=TOKENS)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://history") as client:
         return await client.get(path, headers=headers or {})
@@ -84,3 +104,13 @@ async def test_bad_requests_are_refused_before_the_database() -> None:
     assert (await _get("/v1/users/not-a-uuid/history", AUTH)).status_code == 400
     assert (await _get(USER_PATH + "?reveal=maybe", AUTH)).status_code == 400
     assert (await _get("/v1/users", AUTH)).status_code == 404
+
+
+async def test_database_failures_answer_503_or_500_without_detail() -> None:
+    """An unreachable database is 503 (try again); an unexpected error is 500, its message
+    (which may quote data) in neither the body nor the headers."""
+    down = await _get(USER_PATH, AUTH, DownDatabase())
+    assert (down.status_code, down.json()) == (503, {"error": "storage_unavailable"})
+    broken = await _get(USER_PATH, AUTH, DownDatabase(bug=True))
+    assert (broken.status_code, broken.json()) == (500, {"error": "internal"})
+    assert "CARMEN" not in broken.text
