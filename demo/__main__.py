@@ -5,7 +5,8 @@ as a subprocess (`python -m service run`), publishes onboarding-completed events
 moving IN_PROGRESS -> TO_REVIEW -> ACCEPTED / REJECTED (carla's low liveness is flagged, then
 cleared when her new selfie passes; ben uploads an expired passport, flagged `document_expired`;
 one event is sent twice), waits until every message is processed; then one user is accepted at
-Alice with no event at all, and the reconciler notices it. Prints what was stored and derived, stops
+Alice with no event at all (a passport added), and the reconciler notices it. Prints what was
+stored and derived and dev's three-step history (`python -m service history`), stops
 everything it started, and exits 0 (1 if anything did not add up).
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (`make demo` starts the local stack for them).
 """
@@ -178,7 +179,9 @@ class Demo:
                     await self.wait_processed(len(self.distinct))
                 else:  # the duplicate: nothing new to wait for; give it time to be skipped
                     await asyncio.sleep(1.0)
-            # A reviewer accepts dev in Alice's dashboard: no event reaches Kafka.
+            # A reviewer accepts dev in Alice's dashboard, with a passport added: no event
+            # reaches Kafka.
+            emu.add_document(users["dev"], "passport", issuing_country="ESP")
             emu.set_user_state(users["dev"], "ACCEPTED")
             print("dev accepted at Alice with no event; waiting for the reconciler ...")
             await self.wait_state(users["dev"], "ACCEPTED")
@@ -205,6 +208,29 @@ class Demo:
                     await asyncio.sleep(0.3)
         finally:
             await consumer.stop()
+
+    async def history(self, user_id: str) -> bool:
+        """Print `python -m service history` of the user; whether it shows the three steps."""
+        env = {**os.environ, "DATABASE_URL": self.database_url, "ALICE_API_KEY": ""}
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "service", "history", user_id],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        print()
+        print(f"$ python -m service history {user_id}   (dev)")
+        print(shown.stdout.rstrip() or shown.stderr.rstrip())
+        return (
+            shown.returncode == 0
+            and "#3 " in shown.stdout
+            and "via reconciler (no event)" in shown.stdout
+            and "state: TO_REVIEW -> ACCEPTED" in shown.stdout
+            and "document added:" in shown.stdout.split("#3 ", 1)[-1]
+        )
 
     async def derived(self, expected: int) -> list[dict[str, Any]]:
         consumer = AIOKafkaConsumer(
@@ -269,6 +295,7 @@ class Demo:
             )
             print()
             print(f"dev's decision was recorded by {reconciled} (no input event)")
+            history = await self.history(users["dev"])
             inbox = await conn.fetch(
                 "SELECT outcome, count(*) n FROM inbox WHERE topic <> 'reconcile'"
                 " GROUP BY outcome ORDER BY outcome"
@@ -289,6 +316,7 @@ class Demo:
                 and len(events) == outbox
                 and len({json.dumps(e, sort_keys=True) for e in events}) == len(events)
                 and str(reconciled).startswith(f"reconcile:{users['dev']}:")
+                and history
                 and any(
                     e["ce_type"] == "onboarding.user.state_changed"
                     and (e["user_id"], e["from"], e["to"])

@@ -27,6 +27,7 @@ from service.consumer import Consumer, Progress
 from service.derive import Thresholds
 from service.events.envelope import DerivedEventData
 from service.health import health_routes
+from service.history.server import HistoryServer, history_server
 from service.ingest import Ingest
 from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
@@ -65,6 +66,7 @@ class Service:
     broker: KafkaBroker
     subscriber: Any
     app: AsgiFastStream
+    history: HistoryServer | None = None
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -352,6 +354,8 @@ def build_service(
         watchdog=watchdog,
     )
 
+    # The read-only history API on its own port (HISTORY_API_PORT; None when off).
+    history = history_server(settings, database)
     app = AsgiFastStream(
         broker,
         asgi_routes=health_routes(
@@ -363,9 +367,9 @@ def build_service(
             subscriber=subscriber,
         ),
         logger=None,
-        on_startup=[startup, reconciler.on_startup],
+        on_startup=[startup, reconciler.on_startup, *([history.start] if history else [])],
         after_startup=[after_startup],
-        on_shutdown=[shutdown],
+        on_shutdown=[*([history.stop] if history else []), shutdown],
         after_shutdown=[after_shutdown],
     )
     return Service(
@@ -383,4 +387,5 @@ def build_service(
         broker=broker,
         subscriber=subscriber,
         app=app,
+        history=history,
     )

@@ -1,5 +1,5 @@
 """The operator command line: run, migrate, check-config, replay-dlq, backfill, erase, export,
-retention, audit.
+retention, audit, history.
 
 Exit codes: 0 success, 1 failure of the work itself, 2 bad arguments or settings.
 """
@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         from service.tools import register  # noqa: PLC0415
 
         register(commands)
+    from service.history.cli import register as register_history  # noqa: PLC0415
+
+    register_history(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.history.tokens import parse_tokens
 from service.memory import BODY_MEMORY_FACTOR
 
 ALICE_PRODUCTION_URL = "https://apis.alicebiometrics.com/onboarding"
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "alice-report-ingestor"
 
+    # --- Per-user history API (service/history/, README "Per-user history") --------------------
+    history_api_port: int = Field(default=0, ge=0, le=65535)
+    # Comma-separated `name:token` entries (the name is who the audit row names on a reveal).
+    history_api_tokens: SecretStr | None = None
+
     @field_validator("alice_api_key")
     @classmethod
     def _refuse_empty_key(cls, value: SecretStr) -> SecretStr:
@@ -182,6 +188,16 @@ class Settings(BaseSettings):
                 "KAFKA_SECURITY_PROTOCOL=SASL_* needs KAFKA_SASL_MECHANISM, "
                 "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _history_api_guarded(self) -> Settings:
+        if not self.history_api_port:
+            return self
+        if self.history_api_port == self.http_port:
+            raise ValueError("HISTORY_API_PORT must differ from HTTP_PORT")
+        if not parse_tokens(self.history_api_tokens):
+            raise ValueError("HISTORY_API_PORT is set: HISTORY_API_TOKENS needs a name:token")
         return self
 
     @property
