@@ -111,8 +111,8 @@ class Publisher:
         if partition is None:
             partitions = sorted(await self._raw.partitions_for(self.topic))
             partition = DefaultPartitioner()(record.key, partitions, partitions)
-        data = record_batch([(record.key, record.value, record.headers)])
-        offset = await send_batch_bytes(self._raw, self.topic, partition, data)
+        records = [(record.key, record.value, record.headers)]
+        offset = await send_raw_records(self._raw, self.topic, partition, records)
         return Published(partition, offset, record)
 
     async def paced(self, records: list[Record], *, rate: float) -> None:
@@ -155,43 +155,61 @@ _CRC_OFFSET, _ATTRIBUTES_OFFSET, _RECORDS_OFFSET = 17, 21, 61  # in a v2 batch h
 def record_batch(records: Sequence[RawRecord], *, gzip: bool = False) -> bytearray:
     """A v2 record batch of (key, value, headers), as aiokafka's builder writes it, except
     that a header key given as bytes is written as those bytes, UTF-8 or not (aiokafka's
-    producer takes str keys only): the key is built as a placeholder of the same length,
-    replaced in the built batch, and the batch's CRC computed again. `gzip` compresses it."""
+    producer takes str keys only; see `_with_raw_keys`). `gzip` compresses it."""
     builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 16 * 2**20)
     swaps: dict[str, bytes] = {}
     for offset, (key, value, headers) in enumerate(records):
-        written: list[tuple[str, bytes | None]] = []
-        for name, header_value in headers:
-            if isinstance(name, bytes):
-                placeholder = secrets.token_hex(len(name))[: len(name)]
-                swaps[placeholder] = name
-                name = placeholder  # noqa: PLW2901 - written in its place
-            written.append((name, header_value))
-        builder.append(offset, None, key=key, value=value, headers=written)
+        builder.append(offset, None, key=key, value=value, headers=_placeholders(headers, swaps))
     data = bytearray(builder.build())
-    for placeholder, raw in swaps.items():
-        at = data.find(placeholder.encode())
-        if at < 0 or data.find(placeholder.encode(), at + 1) >= 0:
-            raise ValueError("use a header key of at least 8 bytes: its placeholder is not unique")
-        data[at : at + len(raw)] = raw
+    _with_raw_keys(data, swaps)
     if gzip:
         data[_RECORDS_OFFSET:] = gzip_encode(bytes(data[_RECORDS_OFFSET:]))
         struct.pack_into(">i", data, 8, len(data) - 12)  # the batch length
         (attributes,) = struct.unpack_from(">h", data, _ATTRIBUTES_OFFSET)
         struct.pack_into(">h", data, _ATTRIBUTES_OFFSET, attributes | 0x01)
-    struct.pack_into(">I", data, _CRC_OFFSET, calc_crc32c(bytes(data[_ATTRIBUTES_OFFSET:])))
+        _crc_again(data)
     return data
 
 
-async def send_batch_bytes(
-    producer: AIOKafkaProducer, topic: str, partition: int, data: bytearray
+def _placeholders(headers: Sequence[Header], swaps: dict[str, bytes]) -> list[tuple[str, Any]]:
+    """The headers with each bytes key replaced by a random text of the same length."""
+    written: list[tuple[str, Any]] = []
+    for name, value in headers:
+        if isinstance(name, bytes):
+            placeholder = secrets.token_hex(len(name))[: len(name)]
+            swaps[placeholder] = name
+            name = placeholder  # noqa: PLW2901 - written in its place
+        written.append((name, value))
+    return written
+
+
+def _with_raw_keys(data: bytearray, swaps: dict[str, bytes]) -> None:
+    """Put the raw keys in place of their placeholders in a built (uncompressed) batch and
+    compute its CRC again."""
+    for placeholder, raw in swaps.items():
+        at = data.find(placeholder.encode())
+        if at < 0 or data.find(placeholder.encode(), at + 1) >= 0:
+            raise ValueError("use a header key of at least 8 bytes: its placeholder is not unique")
+        data[at : at + len(raw)] = raw
+    _crc_again(data)
+
+
+def _crc_again(data: bytearray) -> None:
+    struct.pack_into(">I", data, _CRC_OFFSET, calc_crc32c(bytes(data[_ATTRIBUTES_OFFSET:])))
+
+
+async def send_raw_records(
+    producer: AIOKafkaProducer, topic: str, partition: int, records: Sequence[RawRecord]
 ) -> int:
-    """Publish a record batch as built (a plain producer, not an idempotent one: that one
-    writes its sequence into each batch); returns the offset of its first record."""
+    """Publish records as one batch, header keys given as bytes written as those bytes (a
+    plain producer: an idempotent one writes its sequence into each batch after this);
+    returns the offset of the first record."""
     batch = producer.create_batch()
-    # aiokafka sends what `BatchBuilder._build()` returns, which is `_buffer` once built.
-    batch._buffer = data  # the one way to hand aiokafka the bytes of a batch
-    batch.close()
+    swaps: dict[str, bytes] = {}
+    for key, value, headers in records:
+        batch.append(timestamp=None, key=key, value=value, headers=_placeholders(headers, swaps))
+    # aiokafka sends the buffer `_build()` returns, built once: the keys are swapped in it.
+    _with_raw_keys(batch._build(), swaps)
     delivered = await producer.send_batch(batch, topic, partition=partition)
     metadata = await delivered
     return int(metadata.offset)
