@@ -369,8 +369,8 @@ def dead_letter_headers(
 ) -> list[tuple[str, bytes | None]]:
     """The original headers (minus earlier dead-letter ones) plus why and where it failed.
 
-    A key that is not UTF-8 (no Kafka client publishes one as a header key) is carried as
-    `dlq_key_base64:<base64 of its bytes>`, with its value unchanged.
+    A key that is not UTF-8 (the relay's aiokafka producer cannot publish it as a key) is
+    carried as `dlq_key_base64:<base64 of its bytes>`, with its value unchanged.
     """
     kept = [(publishable_key(k), v) for k, v in original if k not in DLQ_HEADERS]
     return [
