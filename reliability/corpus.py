@@ -59,6 +59,14 @@ def _variants(user_id: str, tag: str, rng: random.Random) -> list[Record]:
         _bad(b'{"user_id": "' + uid[:10] + b'\xc3\x28"}', "invalid_utf8_in_id"),
         _bad(b"x", "nul_in_ce_id", key=uid, headers=(("ce_id", b"id\x00" + tag.encode()),)),
         _bad(b"x", "long_ce_id", key=uid, headers=(("ce_id", b"i" * 10_240),)),
+        # A valid event under a header key that is not UTF-8 (written as raw bytes: no
+        # aiokafka producer can): aiokafka's own decoding would stop the partition for good.
+        _bad(
+            event(user_id, f"{tag}-key").value,
+            "header_key_not_utf8",
+            key=uid,
+            headers=((b"trace-\xff\xfe-id", b"1"),),
+        ),
         _bad(json.dumps({"user_id": rng.choice(crafted), "event_id": tag}).encode(), "crafted"),
         Record(
             json.dumps({"user_id": user_id, "event_id": f"{tag}-n"}).encode(),

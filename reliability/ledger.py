@@ -133,6 +133,11 @@ def _account_inputs(
     known = {(p.partition, p.offset): p for p in published}
     ledger.messages_in = len(inputs)
     unexpected: Counter[str] = Counter()
+    # What cannot be read back (a record the reader's decoding drops) is lost, not unseen.
+    read_back = {(r.partition, r.offset) for r in inputs}
+    for unread in [p for p in published if (p.partition, p.offset) not in read_back]:
+        ledger.lost += 1
+        ledger.lost_kinds[f"{unread.record.kind} (not read back)"] += 1
     for record in inputs:
         where = (record.partition, record.offset)
         row = rows.get(where)

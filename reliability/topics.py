@@ -9,6 +9,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from service.record_batches import install as install_lenient_record_batches
+
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
@@ -24,7 +26,9 @@ class KafkaRecord:
 async def read_all(
     bootstrap: str, topic: str, *, partitions: int = 1, timeout_s: float = 120.0
 ) -> list[KafkaRecord]:
-    """Every record of `topic` from the beginning to the end offsets as of now."""
+    """Every record of `topic` from the beginning to the end offsets as of now (a header key
+    that is not UTF-8 read as the service reads it: see `service.record_batches`)."""
+    install_lenient_record_batches()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,

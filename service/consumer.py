@@ -15,7 +15,10 @@ records: FastStream hands them over through `raw_batch_parser`, which decodes no
 cannot raise (FastStream's own batch parser decodes every header as UTF-8 and would drop the
 whole batch for one binary header); each record is decoded by `parse_input`, which turns any
 failure into a dead-letter reason; and the per-partition `PartitionOffsets` commits only
-contiguously over records it saw finish, fetching a gap again rather than passing it. A batch
+contiguously over records it saw finish, fetching a gap again rather than passing it. Below
+FastStream, aiokafka's record decoding itself would raise for the whole fetch on a header key
+that is not UTF-8 (and stop the partition for good): `service.record_batches` makes it decode
+such a key leniently, so that the record reaches `parse_input` and is dead-lettered. A batch
 fetched before a rebalance (its assignment generation is gone) is dropped: the new
 assignment fetches it again from the committed offset.
 """
@@ -41,6 +44,7 @@ from service.messages import parse_input
 from service.metrics import Metrics
 from service.offsets import Accept, PartitionOffsets
 from service.processor import Intake
+from service.record_batches import install as install_lenient_record_batches
 from service.scheduler import InboundRecord, KeyedScheduler, Work
 from service.shutdown import stop_tasks
 
@@ -100,6 +104,7 @@ class Consumer:
         commit_interval_s: float = 0.5,
         revoke_timeout_s: float = 15.0,
     ) -> None:
+        install_lenient_record_batches()  # before FastStream's consumer fetches anything
         self._ingest = ingest
         self._metrics = metrics
         self._max_in_flight = max_in_flight

@@ -18,6 +18,7 @@ consumer maps the two branches to what happens to a message:
     │                                  message can fix, so it must never flush the topic to the DLQ
     └── PermanentError                 dead-letter at once, commit the offset
         ├── InvalidInputEvent          the Kafka message is not a valid onboarding-completed event
+        │   └── HeaderKeyNotUtf8       a header key is not UTF-8 (the protocol says it must be)
         ├── InvalidUserId              a user id that is not a UUID (never put into a URL)
         ├── InvalidReport              the report failed validation (names the field)
         │   └── ReportForOtherUser     the report's user_id is not the user asked for
@@ -107,6 +108,13 @@ class InvalidInputEvent(PermanentError):
     """The input message is not a valid onboarding-completed event."""
 
     code = "invalid_input"
+
+
+class HeaderKeyNotUtf8(InvalidInputEvent):
+    """A header key of the record is not UTF-8 (see `service.record_batches`): dead-lettered,
+    with the key's bytes kept in the dead letter."""
+
+    code = "header_key_not_utf8"
 
 
 class InvalidUserId(PermanentError):

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from service.errors import InvalidInputEvent
+from service.errors import HeaderKeyNotUtf8, InvalidInputEvent
 from service.events.data import UserDeletedUpstream
 from service.events.envelope import (
     CE_SOURCE,
@@ -205,6 +205,7 @@ def parse_input(
     `onboarding.user.erasure_requested`) decodes the same way, with `kind="erasure_requested"`.
     """
     try:
+        _check_header_keys(headers)
         return _parse_input(
             value, headers, topic=topic, partition=partition, offset=offset, timestamp=timestamp
         )
@@ -212,6 +213,22 @@ def parse_input(
         raise
     except Exception as exc:  # RecursionError of deep nesting, MemoryError, a bug: still invalid
         raise InvalidInputEvent(f"message could not be decoded ({type(exc).__name__})") from None
+
+
+def _check_header_keys(headers: Headers) -> None:
+    """Refuse a record with a header key that is not UTF-8 (the consumer's lenient decoding
+    carries its bytes as surrogate escapes, which no UTF-8 text holds)."""
+    for key, _ in headers:
+        if not key.isascii() and not _encodes(key):
+            raise HeaderKeyNotUtf8("a header key is not valid UTF-8")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_input(
@@ -350,8 +367,12 @@ def dead_letter_headers(
     attempts: int,
     failed_at: datetime,
 ) -> list[tuple[str, bytes | None]]:
-    """The original headers (minus earlier dead-letter ones) plus why and where it failed."""
-    kept = [(k, v) for k, v in original if k not in DLQ_HEADERS]
+    """The original headers (minus earlier dead-letter ones) plus why and where it failed.
+
+    A key that is not UTF-8 (the relay's aiokafka producer cannot publish it as a key) is
+    carried as `dlq_key_base64:<base64 of its bytes>`, with its value unchanged.
+    """
+    kept = [(publishable_key(k), v) for k, v in original if k not in DLQ_HEADERS]
     return [
         *kept,
         (DLQ_ERROR_CLASS, error_class.encode()),
@@ -362,6 +383,21 @@ def dead_letter_headers(
         (DLQ_ATTEMPTS, str(attempts).encode()),
         (DLQ_FAILED_AT, failed_at.astimezone(UTC).isoformat().encode()),
     ]
+
+
+DLQ_KEY_BASE64: Final = "dlq_key_base64:"
+
+
+def publishable_key(key: str) -> str:
+    """The header key itself when it is UTF-8 text, else its bytes (kept by the consumer as
+    surrogate escapes) as `dlq_key_base64:<base64>`."""
+    if key.isascii() or _encodes(key):
+        return key
+    try:
+        raw = key.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: keep what can be kept
+        raw = key.encode("utf-8", "surrogatepass")
+    return DLQ_KEY_BASE64 + base64.b64encode(raw).decode("ascii")
 
 
 HeaderJson = list[Any]

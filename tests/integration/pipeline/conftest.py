@@ -119,12 +119,15 @@ class Producer:
         *,
         key: bytes | str | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> None:
         raw = json.dumps(value).encode() if isinstance(value, dict) else value
         if key is None and isinstance(value, dict) and "user_id" in value:
             key = str(value["user_id"])
         encoded_key = key.encode() if isinstance(key, str) else key
-        await self._producer.send_and_wait(self.topic, raw, key=encoded_key, headers=headers)
+        await self._producer.send_and_wait(
+            self.topic, raw, key=encoded_key, headers=headers, partition=partition
+        )
 
 
 @pytest.fixture
@@ -278,26 +281,31 @@ SENTINEL_VALUE = b"sentinel: not JSON"
 
 
 async def settled_dead_letters(
-    producer: Producer, reader: TopicReader, count: int, *, timeout: float = 60.0
+    producer: Producer,
+    reader: TopicReader,
+    count: int,
+    *,
+    partition: int | None = None,
+    timeout: float = 60.0,
 ) -> list[Received]:
-    """`settled` for the dead-letter topic: the sentinel is an invalid record of its own."""
+    """`settled` for the dead-letter topic: the sentinel is an invalid record of its own
+    (value SENTINEL_VALUE, a key of its own), published to `partition` when given.
+
+    Call it once the subject's records are in: whatever they add is then queued in the outbox
+    before the sentinel's row, and the relay publishes a topic in outbox order. Give the
+    subject's partition when its records are all on one: the sentinel is then fetched after
+    every one of them too (a re-fetch of the subject would fetch it again).
+    Returns the dead letters that are not the sentinel's, and asserts there are exactly `count`.
+    """
     await reader.wait_for(count, timeout=timeout)
     key = f"sentinel-{uuid.uuid4()}".encode()
-    await producer.send(SENTINEL_VALUE, key=key)
+    await producer.send(SENTINEL_VALUE, key=key, partition=partition)
     async with asyncio.timeout(timeout):
         while not any(r.key == key for r in reader.records):
             await asyncio.sleep(0.05)
     others = [r for r in reader.records if r.key != key]
     assert len(others) == count, f"{len(others) - count} unexpected dead letter(s)"
     return others
-
-
-async def stays_at(reader: TopicReader, count: int, *, quiet_s: float = 3.0) -> list[Received]:
-    """Wait for `count` records, then for `quiet_s` more seconds; fail if any more arrive."""
-    await reader.wait_for(count)
-    await asyncio.sleep(quiet_s)
-    assert len(reader.records) == count, f"{len(reader.records) - count} unexpected record(s)"
-    return reader.records
 
 
 def metric(service: Service, name: str, **labels: str) -> float:

@@ -11,6 +11,7 @@ import asyncpg
 
 from emulator import AliceEmulator
 from tests.integration.pipeline.conftest import (
+    SENTINEL_VALUE,
     Producer,
     ReaderFactory,
     Received,
@@ -19,7 +20,7 @@ from tests.integration.pipeline.conftest import (
     committed_offsets,
     eventually,
     running,
-    stays_at,
+    settled_dead_letters,
 )
 
 DLQ_HEADERS = {
@@ -63,7 +64,8 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
     """Invalid JSON, a missing or non-UUID user_id, an unknown user and an invalid report each
     reach the DLQ once with their key and value unchanged and dlq_* headers without report
     content, are quarantined with their raw input (and raw report), and the valid message
-    after them on the same partition is stored, with every offset committed."""
+    after them (and after the sentinel proving nothing more came) on the same partition is
+    stored, with every offset committed."""
     valid_user, unknown_user, spoiled_user = (str(uuid.uuid4()) for _ in range(3))
     emulator.create_user(unknown_user)
     emulator.delete_user(unknown_user)
@@ -84,7 +86,10 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
     async with running(make_settings(kafka_group_id=group_id, transient_max_attempts=3)):
         for value, _ in bad:
             await producer.send(value, key=key)
-        letters = await stays_at(dlq, len(bad), quiet_s=1.0)
+        await dlq.wait_for(len(bad))
+        partition = int(dlq.records[0].headers["dlq_source_partition"])
+        # The sentinel (an invalid record of its own) is at offset len(bad), on the same partition.
+        letters = await settled_dead_letters(producer, dlq, len(bad), partition=partition)
         await producer.send({"user_id": valid_user}, key=key)
 
         async def stored() -> bool:
@@ -94,14 +99,17 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
             return bool(count == 1)
 
         await eventually(stored)
-        partition = await pg.fetchval("SELECT partition FROM inbox WHERE user_id = $1", valid_user)
+        assert (
+            await pg.fetchval("SELECT partition FROM inbox WHERE user_id = $1", valid_user)
+            == partition
+        )
 
         async def committed() -> bool:
             offsets = await committed_offsets(kafka_bootstrap, group_id, topics.input)
-            return offsets.get(partition) == len(bad) + 1
+            return offsets.get(partition) == len(bad) + 2  # the bad ones, the sentinel, the valid
 
         await eventually(committed)
-        assert len(dlq.records) == len(bad)
+        assert len(dlq.records) == len(bad) + 1  # the sentinel's dead letter
 
     by_offset: dict[int, Received] = {int(r.headers["dlq_source_offset"]): r for r in letters}
     assert sorted(by_offset) == list(range(len(bad)))
@@ -124,10 +132,13 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
         ' WHERE topic = $1 ORDER BY "offset"',
         topics.input,
     )
-    assert [(q["offset"], q["error_code"]) for q in quarantined] == [
+    *subject, sentinel = quarantined
+    assert (sentinel["offset"], sentinel["error_code"]) == (len(bad), "invalid_input")
+    assert bytes(sentinel["input_value"]) == SENTINEL_VALUE
+    assert [(q["offset"], q["error_code"]) for q in subject] == [
         (offset, error_class) for offset, (_, error_class) in enumerate(bad)
     ]
-    assert [bytes(q["input_value"]) for q in quarantined] == [value for value, _ in bad]
-    assert all(bytes(q["input_key"]) == key for q in quarantined)
-    assert [q["report_body"] is not None for q in quarantined] == [False] * 4 + [True]
+    assert [bytes(q["input_value"]) for q in subject] == [value for value, _ in bad]
+    assert all(bytes(q["input_key"]) == key for q in subject)
+    assert [q["report_body"] is not None for q in subject] == [False] * 4 + [True]
     assert bytes(quarantined[4]["report_body"]) == spoiled_body[: len(spoiled_body) // 2]

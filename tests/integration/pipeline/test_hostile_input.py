@@ -7,8 +7,10 @@ import json
 import uuid
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from emulator import AliceEmulator
+from reliability.publish import RawRecord, send_raw_records
 from tests.integration.pipeline.conftest import (
     Producer,
     ReaderFactory,
@@ -16,7 +18,9 @@ from tests.integration.pipeline.conftest import (
     Topics,
     committed_offsets,
     eventually,
+    metric,
     running,
+    settled_dead_letters,
 )
 
 
@@ -126,3 +130,67 @@ async def test_a_burst_of_malformed_records_is_dead_lettered_one_by_one(
         for name, raw in headers:
             if raw is not None:
                 assert by_offset[offset].headers[name] == raw
+
+
+async def test_a_header_key_that_is_not_utf8_is_dead_lettered_and_the_partition_moves_on(
+    make_settings: SettingsFactory,
+    emulator: AliceEmulator,
+    producer: Producer,
+    read_topic: ReaderFactory,
+    topics: Topics,
+    pg: asyncpg.Connection,
+    kafka_bootstrap: str,
+) -> None:
+    """One record batch on the broker: a valid event, a valid event under a header key that is
+    not UTF-8 (aiokafka's own decoding raises for the whole fetch), a valid event. Both valid
+    ones are stored, the middle one is dead-lettered once as header_key_not_utf8 with its key,
+    value and header bytes, counted by the metric, and the consumer goes on: a sentinel
+    published after them is dead-lettered too and every offset is committed."""
+    first, middle, last = (str(uuid.uuid4()) for _ in range(3))
+    for user in (first, middle, last):
+        emulator.create_user(user, state="TO_REVIEW")
+    bad_key = b"trace-\xff\xfe-id"
+    batch: list[RawRecord] = [
+        (first.encode(), json.dumps({"user_id": first}).encode(), []),
+        (
+            middle.encode(),
+            json.dumps({"user_id": middle}).encode(),
+            [("traceparent", b"00-t"), (bad_key, b"\x00v")],
+        ),
+        (last.encode(), json.dumps({"user_id": last}).encode(), []),
+    ]
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await raw.start()
+    try:
+        base = await send_raw_records(raw, topics.input, 0, batch)
+    finally:
+        await raw.stop()
+    dlq = await read_topic(topics.dlq)
+    settings = make_settings()
+    async with running(settings) as service:
+        [letter] = await settled_dead_letters(producer, dlq, 1, partition=0)
+
+        async def both_stored() -> bool:
+            return await _inbox_count(pg, topics.input, "stored") == 2
+
+        await eventually(both_stored)
+        await eventually(
+            lambda: _all_committed(kafka_bootstrap, settings.kafka_group_id, topics.input, 4)
+        )
+        counted = metric(service, "ingestor_dead_letters_total", reason="header_key_not_utf8")
+
+    assert base == 0
+    stored = await pg.fetch(
+        'SELECT "offset", user_id::text AS user_id FROM inbox WHERE topic = $1'
+        " AND outcome = 'stored' ORDER BY \"offset\"",
+        topics.input,
+    )
+    assert [(row["offset"], row["user_id"]) for row in stored] == [(0, first), (2, last)]
+    assert letter.headers["dlq_error_class"] == b"header_key_not_utf8"
+    assert letter.headers["dlq_source_offset"] == b"1"
+    assert letter.headers["dlq_source_partition"] == b"0"
+    assert letter.headers["dlq_reason"]
+    assert (letter.key, letter.value) == (middle.encode(), json.dumps({"user_id": middle}).encode())
+    assert letter.headers["traceparent"] == b"00-t"
+    assert letter.headers["dlq_key_base64:dHJhY2Ut//4taWQ="] == b"\x00v"
+    assert counted == 1

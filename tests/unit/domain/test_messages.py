@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.errors import InvalidInputEvent
+from service.errors import HeaderKeyNotUtf8, InvalidInputEvent
 from service.messages import (
     DLQ_ATTEMPTS,
     DLQ_ERROR_CLASS,
@@ -280,3 +280,33 @@ def test_rows_stored_before_bytes_were_kept_still_read() -> None:
         ("ce_id", b"abc"),
         ("x", "\ufffd".encode()),
     ]
+
+
+# A header key as the consumer's lenient decoding hands it over (service.record_batches).
+BAD_KEY = b"trace-\xff\xfe-id".decode("utf-8", "surrogateescape")
+
+
+def test_a_header_key_that_is_not_utf8_makes_the_record_invalid() -> None:
+    """A valid event under a header key that is not UTF-8 is refused as header_key_not_utf8,
+    whatever else the record holds; a non-ASCII key that is UTF-8 is fine."""
+    value = _json({"user_id": USER_ID, "event_id": "e-1"})
+    with pytest.raises(HeaderKeyNotUtf8) as refused:
+        _parse(value, [("ok", b"1"), (BAD_KEY, b"v")])
+    assert refused.value.code == "header_key_not_utf8"
+    assert isinstance(refused.value, InvalidInputEvent)
+    with pytest.raises(HeaderKeyNotUtf8):
+        _parse(b"not json", [(BAD_KEY, None)])
+
+    assert _parse(value, [("schlüssel-ключ", b"v")]).user_id == USER_ID
+
+
+def test_dead_letter_headers_carry_a_key_that_is_not_utf8_as_base64() -> None:
+    """A header key that is not UTF-8 becomes dlq_key_base64:<base64 of its bytes>, its value
+    and place kept, so the dead letter can be published and nothing of the key is lost."""
+    headers = _dead_letter([("a", b"1"), (BAD_KEY, b"\x00v"), ("b", None)])
+    assert headers[:3] == [
+        ("a", b"1"),
+        ("dlq_key_base64:dHJhY2Ut//4taWQ=", b"\x00v"),
+        ("b", None),
+    ]
+    assert all(name.encode("utf-8") for name, _ in headers)

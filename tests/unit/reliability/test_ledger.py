@@ -143,3 +143,16 @@ def test_a_snapshot_equal_to_the_previous_one_is_a_duplicate() -> None:
     _check_snapshots(ledger, snapshots)
 
     assert ledger.duplicate_snapshots == 1
+
+
+def test_a_published_record_not_read_back_is_lost() -> None:
+    """A record the broker acknowledged but the reader never returned (a decoding that drops
+    it) counts as lost under its kind, not as never published."""
+    published = [
+        Published(0, 0, Record(b"v", kind="valid")),
+        Published(0, 1, Record(b"v", kind="header_key_not_utf8", expect="dead_lettered")),
+    ]
+    ledger = _account([_input(0, 0)], [_row(0, 0, "stored")], [], published)
+
+    assert (ledger.stored, ledger.lost) == (1, 1)
+    assert ledger.lost_kinds == {"header_key_not_utf8 (not read back)": 1}
