@@ -5,21 +5,24 @@ is a duplicate and does nothing), lock the users' rows, store a snapshot only wh
 content changed and the report is not older than the stored one (`service.freshness`: an older
 report is recorded as outcome `stale` and stores and derives nothing), upsert its events, derive
 changes against the previous snapshot with the pure `derive_events`, and queue them in the
-outbox. A batch that PostgreSQL refuses is retried one
-message per transaction, so one bad message never fails its batch-mates.
+outbox. Report bodies, user events and quarantined inputs are sealed under the user's data key
+(service/crypto/) just before the write: the key comes with the user's row lock, and a user
+without one gets it in one more statement for the whole batch. A batch that PostgreSQL refuses
+is retried one message per transaction, so one bad message never fails its batch-mates.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.crypto import EVENT, QUARANTINE_BODY, QUARANTINE_INPUT, REPORT, DataKeys, seal
 from service.derive import SnapshotDigest, Thresholds, derive_events
 from service.errors import (
     IngestorError,
@@ -101,9 +104,11 @@ class Ingest:
         thresholds: Thresholds,
         output_topic: str,
         dlq_topic: str,
+        data_keys: DataKeys,
         erasure_tombstone_hours: float = 24.0,
     ) -> None:
         self._tombstone_hours = erasure_tombstone_hours
+        self._data_keys = data_keys
         self._database = database
         self._thresholds = thresholds
         self._output_topic = output_topic
@@ -221,10 +226,11 @@ class Ingest:
                     type=event.type or "",
                     occurred_on=event.occurred_on,
                     version=event.version,
-                    position=position,
+                    # The event as validated (every key kept; timestamps in ISO UTC form).
+                    body=event.__pydantic_serializer__.to_json(event),
                     message_id=message_id,
                 )
-                for position, event in enumerate(report.events)
+                for event in report.events
                 if event.id
             )
             for event in derived:
@@ -247,6 +253,7 @@ class Ingest:
             if isinstance(r, IngestorError) or r.outcome == ERASED_OUTCOME
         ]
         await repo.release_messages(connection, failed)
+        snapshots, events = await self._seal(connection, users, snapshots, events)
         snapshot_ids = await repo.write_changes(
             connection,
             snapshots=snapshots,
@@ -261,6 +268,24 @@ class Ingest:
                 results[message_id] = Recorded(STORED, recorded.derived, snapshot_id)
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
 
+    async def _seal(
+        self,
+        connection: AsyncConnection,
+        users: dict[str, repo.UserRow],
+        snapshots: list[SnapshotRow],
+        events: list[EventRow],
+    ) -> tuple[list[SnapshotRow], list[EventRow]]:
+        """The rows with their body and events sealed under their user's data key."""
+        if not snapshots:
+            return snapshots, events
+        keys = await self._data_keys.for_writing(
+            connection, {s.user_id: users[s.user_id].data_key for s in snapshots}
+        )
+        return (
+            [replace(s, body=seal(keys[s.user_id], s.user_id, REPORT, s.body)) for s in snapshots],
+            [replace(e, body=seal(keys[e.user_id], e.user_id, EVENT, e.body)) for e in events],
+        )
+
     async def dead_letter(self, letter: DeadLetter) -> Recorded:
         """Quarantine the message and queue it for the DLQ topic, once per record.
 
@@ -274,6 +299,16 @@ class Ingest:
             erased = [user_id] if user_id else []
             if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
                 return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
+            value, body = letter.value, getattr(error, "body", None)
+            sealed = user_id is not None and (value is not None or body is not None)
+            if user_id is not None and sealed:
+                # Sealed under the user's key, so erasure shreds them too. A record without a
+                # valid user id has no key to be sealed with: kept as received (it carries no
+                # fetched report: a report is only fetched for a valid id), found by erasure's
+                # byte search, and deleted after QUARANTINE_RETENTION_DAYS.
+                key = (await self._data_keys.get_or_create(connection, [user_id]))[user_id]
+                value = None if value is None else seal(key, user_id, QUARANTINE_INPUT, value)
+                body = None if body is None else seal(key, user_id, QUARANTINE_BODY, body)
             first = await repo.quarantine(
                 connection,
                 {
@@ -285,8 +320,9 @@ class Ingest:
                     "error_code": error.code,
                     "reason": error.reason,
                     "input_key": letter.key,
-                    "input_value": letter.value,
-                    "report_body": getattr(error, "body", None),
+                    "input_value": value,
+                    "report_body": body,
+                    "sealed_for": user_id if sealed else None,
                 },
             )
             if not first:
