@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from emulator import AliceEmulator
+from service.crypto.reader import quarantined_of
 from tests.integration.pipeline.conftest import (
     Producer,
     ReaderFactory,
@@ -17,6 +18,7 @@ from tests.integration.pipeline.conftest import (
     SettingsFactory,
     Topics,
     committed_offsets,
+    data_keys_of,
     eventually,
     running,
     stays_at,
@@ -120,14 +122,19 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
             assert not any(secret in header_value for secret in forbidden)
 
     quarantined = await pg.fetch(
-        'SELECT "offset", error_code, input_key, input_value, report_body FROM quarantine'
-        ' WHERE topic = $1 ORDER BY "offset"',
+        'SELECT "offset", error_code, input_key, input_value, report_body, sealed_for'
+        ' FROM quarantine WHERE topic = $1 ORDER BY "offset"',
         topics.input,
     )
     assert [(q["offset"], q["error_code"]) for q in quarantined] == [
         (offset, error_class) for offset, (_, error_class) in enumerate(bad)
     ]
-    assert [bytes(q["input_value"]) for q in quarantined] == [value for value, _ in bad]
+    keys = await data_keys_of(pg, quarantined)
+    kept = [quarantined_of(q, keys) for q in quarantined]
+    assert [value for value, _ in kept] == [value for value, _ in bad]
     assert all(bytes(q["input_key"]) == key for q in quarantined)
-    assert [q["report_body"] is not None for q in quarantined] == [False] * 4 + [True]
-    assert bytes(quarantined[4]["report_body"]) == spoiled_body[: len(spoiled_body) // 2]
+    assert [body is not None for _, body in kept] == [False] * 4 + [True]
+    assert kept[4][1] == spoiled_body[: len(spoiled_body) // 2]
+    # The spoiled report's body names a valid user: sealed, so not in clear in its column.
+    assert quarantined[4]["sealed_for"] is not None
+    assert spoiled_body[:64] not in bytes(quarantined[4]["report_body"])
