@@ -25,8 +25,9 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class Settings(BaseSettings):
     """Every setting of the service; see the README's table for what each one does."""
 
+    # hide_input_in_errors: a refused secret (ENCRYPTION_KEYS, DATABASE_URL) is never echoed.
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", case_sensitive=False, frozen=True
+        env_file=None, extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
     )
 
     # --- Kafka -------------------------------------------------------------------------------
