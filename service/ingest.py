@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.crypto import EVENT, QUARANTINE_BODY, QUARANTINE_INPUT, REPORT, DataKeys, seal
@@ -29,6 +30,7 @@ from service.errors import (
     InternalError,
     InvalidReport,
     StorageRejected,
+    UnreadableData,
     error_location,
 )
 from service.events.kafka import to_kafka
@@ -247,17 +249,26 @@ class Ingest:
                     )
                 )
             results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
+        keys = await self._data_keys.for_writing(
+            connection, {s.user_id: users[s.user_id].data_key for s in snapshots}
+        )
+        snapshots, events, outbox, updates = _without_unreadable_keys(
+            keys, results, snapshots=snapshots, events=events, outbox=outbox, updates=updates
+        )
         failed = [
             m
             for m, r in results.items()
             if isinstance(r, IngestorError) or r.outcome == ERASED_OUTCOME
         ]
         await repo.release_messages(connection, failed)
-        snapshots, events = await self._seal(connection, users, snapshots, events)
         snapshot_ids = await repo.write_changes(
             connection,
-            snapshots=snapshots,
-            events=events,
+            snapshots=[
+                replace(s, body=seal(keys[s.user_id], s.user_id, REPORT, s.body)) for s in snapshots
+            ],
+            events=[
+                replace(e, body=seal(keys[e.user_id], e.user_id, EVENT, e.body)) for e in events
+            ],
             outbox=outbox,
             users=list(updates.values()),
             outcomes=[(m, r.outcome) for m, r in results.items() if isinstance(r, Recorded)],
@@ -268,22 +279,32 @@ class Ingest:
                 results[message_id] = Recorded(STORED, recorded.derived, snapshot_id)
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
 
-    async def _seal(
+    async def _quarantined(
         self,
         connection: AsyncConnection,
-        users: dict[str, repo.UserRow],
-        snapshots: list[SnapshotRow],
-        events: list[EventRow],
-    ) -> tuple[list[SnapshotRow], list[EventRow]]:
-        """The rows with their body and events sealed under their user's data key."""
-        if not snapshots:
-            return snapshots, events
-        keys = await self._data_keys.for_writing(
-            connection, {s.user_id: users[s.user_id].data_key for s in snapshots}
-        )
+        user_id: str | None,
+        value: bytes | None,
+        body: bytes | None,
+    ) -> tuple[bytes | None, bytes | None, str | None]:
+        """A dead letter's input value and report body as the quarantine keeps them, and the
+        user whose data key sealed them.
+
+        Sealed under the user's key, so that erasure shreds them too. A record without a valid
+        user id has no key to be sealed with: kept as received (it carries no fetched report: a
+        report is only fetched for a valid id), found by erasure's byte search, and deleted
+        after QUARANTINE_RETENTION_DAYS. When the user's stored key no longer unwraps (its KEK
+        was removed), neither is kept: the DLQ record still carries the input value.
+        """
+        if user_id is None or (value is None and body is None):
+            return value, body, None
+        try:
+            key = (await self._data_keys.get_or_create(connection, [user_id]))[user_id]
+        except UnreadableData:
+            return None, None, None
         return (
-            [replace(s, body=seal(keys[s.user_id], s.user_id, REPORT, s.body)) for s in snapshots],
-            [replace(e, body=seal(keys[e.user_id], e.user_id, EVENT, e.body)) for e in events],
+            None if value is None else seal(key, user_id, QUARANTINE_INPUT, value),
+            None if body is None else seal(key, user_id, QUARANTINE_BODY, body),
+            user_id,
         )
 
     async def dead_letter(self, letter: DeadLetter) -> Recorded:
@@ -299,16 +320,9 @@ class Ingest:
             erased = [user_id] if user_id else []
             if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
                 return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
-            value, body = letter.value, getattr(error, "body", None)
-            sealed = user_id is not None and (value is not None or body is not None)
-            if user_id is not None and sealed:
-                # Sealed under the user's key, so erasure shreds them too. A record without a
-                # valid user id has no key to be sealed with: kept as received (it carries no
-                # fetched report: a report is only fetched for a valid id), found by erasure's
-                # byte search, and deleted after QUARANTINE_RETENTION_DAYS.
-                key = (await self._data_keys.get_or_create(connection, [user_id]))[user_id]
-                value = None if value is None else seal(key, user_id, QUARANTINE_INPUT, value)
-                body = None if body is None else seal(key, user_id, QUARANTINE_BODY, body)
+            value, body, sealed_for = await self._quarantined(
+                connection, user_id, letter.value, getattr(error, "body", None)
+            )
             first = await repo.quarantine(
                 connection,
                 {
@@ -322,7 +336,7 @@ class Ingest:
                     "input_key": letter.key,
                     "input_value": value,
                     "report_body": body,
-                    "sealed_for": user_id if sealed else None,
+                    "sealed_for": sealed_for,
                 },
             )
             if not first:
@@ -359,6 +373,32 @@ class Ingest:
                 outcomes=[],
             )
         return Recorded(DEAD_LETTERED)
+
+
+def _without_unreadable_keys(
+    keys: dict[str, AESGCM],
+    results: dict[str, Recorded | IngestorError],
+    *,
+    snapshots: list[SnapshotRow],
+    events: list[EventRow],
+    outbox: list[OutboxRow],
+    updates: dict[str, UserUpdate],
+) -> tuple[list[SnapshotRow], list[EventRow], list[OutboxRow], dict[str, UserUpdate]]:
+    """The batch's rows less those of users whose stored data key does not unwrap (its KEK was
+    removed from ENCRYPTION_KEYS too early): only those users' messages fail."""
+    if all(s.user_id in keys for s in snapshots):
+        return snapshots, events, outbox, updates
+    for snapshot in snapshots:
+        if snapshot.user_id not in keys:
+            results[snapshot.message_id] = UnreadableData(
+                "the user's data key does not unwrap under ENCRYPTION_KEYS"
+            )
+    return (
+        [s for s in snapshots if s.user_id in keys],
+        [e for e in events if e.user_id in keys],
+        [o for o in outbox if o.user_id in keys],
+        {u: update for u, update in updates.items() if u in keys},
+    )
 
 
 def _uuid_or_none(user_id: str | None) -> str | None:

@@ -11,6 +11,7 @@ user's key, both get the one stored, never one of their own that was not kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.crypto.keyring import KEY_BYTES, Keyring
+from service.errors import UnreadableData
 
 WrappedKey = tuple[str, bytes]  # (KEK id, wrapped data key)
 
@@ -71,8 +73,14 @@ class DataKeys:
         self, connection: AsyncConnection, stored: Mapping[str, WrappedKey | None]
     ) -> dict[str, AESGCM]:
         """Keys to seal new values with: `stored` is what the caller read in this transaction
-        (under the user's lock); the users without a key get one, in one statement."""
-        keys = {u: self.cipher(u, w) for u, w in stored.items() if w is not None}
+        (under the user's lock); the users without a key get one, in one statement. A user
+        whose stored key does not unwrap (its KEK is no longer configured) is left out: the
+        caller fails that user's messages alone."""
+        keys = {}
+        for user_id, wrapped in stored.items():
+            if wrapped is not None:
+                with contextlib.suppress(UnreadableData):
+                    keys[user_id] = self.cipher(user_id, wrapped)
         missing = [u for u, w in stored.items() if w is None]
         if missing:
             keys.update(await self.get_or_create(connection, missing))

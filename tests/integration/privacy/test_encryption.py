@@ -279,3 +279,45 @@ async def test_erasure_destroys_the_data_key_first_in_its_own_transaction(
         [report] = await _unsealer(TEST_KEKS).snapshot_reports(connection, rows)
     assert report == emulator.report(user_id)
     await pg.execute("DELETE FROM outbox WHERE topic = $1", topic)
+
+
+async def test_a_key_under_a_removed_kek_fails_only_its_users_messages(
+    database: Database, emulator: AliceEmulator, pg: asyncpg.Connection
+) -> None:
+    """When ENCRYPTION_KEYS no longer lists the KEK of a user's stored data key, that user's
+    message fails with the permanent UnreadableData while a batch-mate is stored."""
+    old_user, new_user = str(uuid.uuid4()), str(uuid.uuid4())
+    for user_id in (old_user, new_user):
+        emulator.create_user(user_id, state="TO_REVIEW")
+    topic = f"crypto-out-{uuid.uuid4().hex[:8]}"
+
+    def ingest(keys: str) -> Ingest:
+        return Ingest(
+            database=database,
+            thresholds=Thresholds(),
+            output_topic=topic,
+            dlq_topic="dlq",
+            data_keys=DataKeys(Keyring.of(parse_keys(keys))),
+        )
+
+    [first] = await ingest(TEST_KEKS).record(
+        [_fetched(old_user, emulator.report_bytes(old_user), 1)]
+    )
+    assert isinstance(first, Recorded)
+    emulator.set_user_state(old_user, "ACCEPTED")
+    outcomes = await ingest(_other_kek("only-new")).record(
+        [
+            _fetched(old_user, emulator.report_bytes(old_user), 2),
+            _fetched(new_user, emulator.report_bytes(new_user), 3),
+        ]
+    )
+    assert isinstance(outcomes[0], UnreadableData)
+    assert isinstance(outcomes[1], Recorded)
+    assert outcomes[1].outcome == "stored"
+    counts = await pg.fetch(
+        "SELECT user_id::text AS u, count(*) AS n FROM report_snapshots"
+        " WHERE user_id = ANY($1::uuid[]) GROUP BY user_id",
+        [old_user, new_user],
+    )
+    assert {r["u"]: r["n"] for r in counts} == {old_user: 1, new_user: 1}
+    await pg.execute("DELETE FROM outbox WHERE topic = $1", topic)
