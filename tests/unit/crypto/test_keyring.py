@@ -142,3 +142,25 @@ def test_the_run_command_exits_2_in_production_without_a_key(
     monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
     assert main(["run"]) == 2
     assert "ENCRYPTION_KEYS is required in production" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rotate-keys"],
+        ["export", "3f0c1d8e-6a55-4c1e-9d3e-0b7f1a2c4d5e"],
+        ["erase", "3f0c1d8e-6a55-4c1e-9d3e-0b7f1a2c4d5e"],
+    ],
+)
+def test_the_key_tools_exit_2_in_production_without_a_key(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rotate-keys, export and erase refuse to run (exit 2) in production without a KEK, before
+    touching the database."""
+    from service.cli import main  # noqa: PLC0415
+
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(argv) == 2
+    assert "ENCRYPTION_KEYS is required in production" in capsys.readouterr().err
