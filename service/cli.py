@@ -1,5 +1,5 @@
 """The operator command line: run, migrate, check-config, replay-dlq, backfill, erase, export,
-retention, audit, rotate-keys.
+retention, audit, rotate-keys, seal-legacy.
 
 Exit codes: 0 success, 1 failure of the work itself, 2 bad arguments or settings.
 """

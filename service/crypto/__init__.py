@@ -6,6 +6,7 @@
   unwrapped keys; `shred` destroys a user's key (erasure's `KeyShredder`).
 - `reader.py`: the one place stored rows are decrypted (`Unsealer`): export, history, tools.
 - `rotation.py`: `rotate-keys`, re-wrapping every data key under the newest KEK.
+- `legacy.py`: `seal-legacy`, sealing the rows stored in clear before migration 0006.
 """
 
 from service.crypto.cipher import (

@@ -1,5 +1,5 @@
 """Operator tools of `python -m service`: check-config, replay-dlq, backfill, and the personal-data
-commands erase, export, retention, audit and rotate-keys.
+commands erase, export, retention, audit, rotate-keys and seal-legacy.
 
 Each command lives in its own module and adds itself to the CLI through `register`. Exit codes
 follow service.cli: 0 success, 1 the work failed (or a check failed), 2 bad arguments or
@@ -19,6 +19,7 @@ from service.tools import (
     replay,
     retention,
     rotate_keys,
+    seal_legacy,
 )
 
 
@@ -32,3 +33,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     retention.register(commands)
     audit.register(commands)
     rotate_keys.register(commands)
+    seal_legacy.register(commands)

@@ -321,3 +321,53 @@ async def test_a_key_under_a_removed_kek_fails_only_its_users_messages(
     )
     assert {r["u"]: r["n"] for r in counts} == {old_user: 1, new_user: 1}
     await pg.execute("DELETE FROM outbox WHERE topic = $1", topic)
+
+
+async def test_seal_legacy_encrypts_rows_stored_in_clear_before_0006(
+    make_settings: SettingsFactory, database: Database, pg: asyncpg.Connection
+) -> None:
+    """A snapshot and a user event stored as clear JSONB (as before migration 0006) are sealed
+    by `seal-legacy`: the clear columns are emptied, the name is nowhere in clear, the reader
+    returns the same objects, the run is audited, and a second run seals nothing."""
+    user_id = str(uuid.uuid4())
+    secret = f"Legacy-{uuid.uuid4().hex[:12]}"
+    report = {"id": str(uuid.uuid4()), "user_id": user_id, "summary": {"name": secret}}
+    event = {"id": f"legacy-{uuid.uuid4()}", "device": {"ip": secret}}
+    snapshot_id = await pg.fetchval(
+        "INSERT INTO report_snapshots (user_id, report_id, content_hash, report, message_id)"
+        " VALUES ($1, $2, '\\x00', $3::jsonb, $4) RETURNING id",
+        user_id,
+        report["id"],
+        json.dumps(report),
+        f"legacy:{user_id}",
+    )
+    await pg.execute(
+        "INSERT INTO user_events (event_id, user_id, type, event, first_snapshot_id)"
+        " VALUES ($1, $2, 'legacy', $3::jsonb, $4)",
+        event["id"],
+        user_id,
+        json.dumps(event),
+        snapshot_id,
+    )
+    assert await traces(pg, {secret}) != {}
+
+    env = {**settings_env(make_settings()), "PYTHONWARNINGS": "ignore"}
+    result = await run_cli("seal-legacy", "--actor", "ops@example", "--batch", "3", env=env)
+    assert result.code == 0, result.err
+    assert await traces(pg, {secret}) == {}
+    snapshots = await _rows(database, SNAPSHOTS, user_id)
+    events = await _rows(database, "SELECT * FROM user_events WHERE user_id = :u", user_id)
+    assert snapshots[0]["report"] is None
+    async with database.transaction() as connection:
+        assert await _unsealer(TEST_KEKS).snapshot_reports(connection, snapshots) == [report]
+        assert await _unsealer(TEST_KEKS).user_events(connection, events) == [event]
+
+    again = await run_cli("seal-legacy", env=env)
+    assert again.code == 0, again.err
+    assert "report_snapshots: 0 sealed" in again.out
+    assert "user_events: 0 sealed" in again.out
+    audit = await pg.fetchval(
+        "SELECT counts FROM privacy_audit WHERE action = 'seal-legacy' AND actor = 'ops@example'"
+        " ORDER BY id DESC LIMIT 1"
+    )
+    assert json.loads(audit)["report_snapshots"] >= 1
