@@ -29,6 +29,10 @@ from bench.profiling import Profiler
 from bench.stats import MetricsText, histogram_quantile, percentile, scrape
 from bench.verify import STATE_CHANGED, state_changes, verify_phase
 from bench.workload import InputEvent, events_for, publish_all, publish_paced
+from service.crypto.keyring import new_kek_text
+
+# One key-encryption key per run: the service (and any restart of it) reads what it stored.
+ENCRYPTION_KEYS = new_kek_text("bench")
 
 POLL_S = 0.1
 FIRST_PROGRESS_TIMEOUT_S = 120.0
@@ -80,6 +84,7 @@ def _service_env(
         "ALICE_API_URL": ctx.emulator.base_url,
         "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator serves http://127.0.0.1
         "ALICE_API_KEY": API_KEY,
+        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,  # encrypted, as in production
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(port),
         "LOG_LEVEL": "WARNING",

@@ -29,6 +29,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from emulator import AliceEmulator
+from service.crypto.keyring import new_kek_text
+
+# One key-encryption key per run: the service (and any restart of it) reads what it stored.
+ENCRYPTION_KEYS = new_kek_text("demo")
 
 API_KEY = "demo-api-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +87,7 @@ class Demo:
                 "ALICE_API_URL": self.emulator.base_url,
                 "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator serves http://127.0.0.1
                 "ALICE_API_KEY": API_KEY,
+                "ENCRYPTION_KEYS": ENCRYPTION_KEYS,  # encrypted, as in production
                 "HTTP_PORT": str(_free_port()),
                 "RELAY_POLL_INTERVAL_S": "0.2",
                 # Short reconciler steps, so that a decision with no event shows up in seconds.
@@ -211,7 +216,12 @@ class Demo:
 
     async def history(self, user_id: str) -> bool:
         """Print `python -m service history` of the user; whether it shows the three steps."""
-        env = {**os.environ, "DATABASE_URL": self.database_url, "ALICE_API_KEY": ""}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "ALICE_API_KEY": "",
+            "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        }
         shown = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "service", "history", user_id],

@@ -24,6 +24,10 @@ from bench.infra import Databases, PhaseTopics, Topics, asyncpg_dsn
 from reliability import ledger as ledger_mod
 from reliability.fleet import EmulatorAdmin, Fleet
 from reliability.publish import Published, Publisher, event, user_ids
+from service.crypto.keyring import new_kek_text
+
+# One key-encryption key per run: the service (and any restart of it) reads what it stored.
+ENCRYPTION_KEYS = new_kek_text("reliability")
 
 RECOVERY_TARGET_S = 10.0
 
@@ -196,6 +200,7 @@ def service_env(
         "ALICE_API_URL": run.emulator.base_url,
         "ALLOW_INSECURE_ALICE_URL": "true",  # the emulator speaks plain HTTP on loopback
         "ALICE_API_KEY": API_KEY,
+        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,  # encrypted, as in production
         "HTTP_HOST": "127.0.0.1",
         "LOG_LEVEL": "INFO",
         "SHUTDOWN_TIMEOUT_S": "10",

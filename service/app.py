@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from service.alice import AliceClient
 from service.batcher import WriteBatcher
 from service.consumer import Consumer, Progress
+from service.crypto import DataKeys, Keyring
 from service.derive import Thresholds
 from service.events.envelope import DerivedEventData
 from service.health import health_routes
@@ -66,6 +67,7 @@ class Service:
     broker: KafkaBroker
     subscriber: Any
     app: AsgiFastStream
+    data_keys: DataKeys
     history: HistoryServer | None = None
 
 
@@ -117,12 +119,21 @@ def _reconciler(
     )
 
 
-def build_erasure(settings: Settings, database: Database, alice: UserDeleter | None) -> Erasure:
-    """The erasure use case; it calls Alice's DELETE /user only when ERASURE_DELETE_IN_ALICE."""
+def build_data_keys(settings: Settings) -> DataKeys:
+    """The users' data keys under the settings' KEKs; KeysMissing in production without one."""
+    return DataKeys(Keyring.from_settings(settings), cache_size=settings.encryption_key_cache_size)
+
+
+def build_erasure(
+    settings: Settings, database: Database, alice: UserDeleter | None, data_keys: DataKeys
+) -> Erasure:
+    """The erasure use case; it calls Alice's DELETE /user only when ERASURE_DELETE_IN_ALICE,
+    and shreds the user's data key first."""
     return Erasure(
         database=database,
         output_topic=settings.kafka_output_topic,
         alice=alice if settings.erasure_delete_in_alice else None,
+        key_shredder=data_keys,
     )
 
 
@@ -190,6 +201,7 @@ def build_service(
     """Wire the whole service from its settings (tests may inject an Alice client and a
     tracer provider; otherwise tracing is on only when OTEL_EXPORTER_OTLP_ENDPOINT is set).
     A `watchdog` ends the process when its shutdown overruns (the `run` command's, not tests')."""
+    data_keys = build_data_keys(settings)  # first: refuses production without a KEK
     tracing = tracing or tracer_provider(settings)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
@@ -210,9 +222,10 @@ def build_service(
         ),
         output_topic=settings.kafka_output_topic,
         dlq_topic=settings.kafka_dlq_topic,
+        data_keys=data_keys,
         erasure_tombstone_hours=settings.erasure_tombstone_hours,
     )
-    erasure = build_erasure(settings, database, alice)
+    erasure = build_erasure(settings, database, alice, data_keys)
     retention = RetentionTask(
         database=database,
         policy=retention_policy(settings),
@@ -355,7 +368,7 @@ def build_service(
     )
 
     # The read-only history API on its own port (HISTORY_API_PORT; None when off).
-    history = history_server(settings, database)
+    history = history_server(settings, database, data_keys)
     app = AsgiFastStream(
         broker,
         asgi_routes=health_routes(
@@ -387,5 +400,6 @@ def build_service(
         broker=broker,
         subscriber=subscriber,
         app=app,
+        data_keys=data_keys,
         history=history,
     )

@@ -61,7 +61,8 @@ class DocsSettings(Settings):
 
 async def _build_docs_app() -> AsgiFastStream:
     # The Kafka producer must be created inside a running loop; nothing is started.
-    service = build_service(DocsSettings(alice_api_key=DOCS_API_KEY))
+    # Development: the document needs no key-encryption key (nothing is stored).
+    service = build_service(DocsSettings(alice_api_key=DOCS_API_KEY, environment="development"))
     await asyncio.gather(service.producer.stop(), service.alice.aclose(), service.database.aclose())
     app = service.app
     # The document's title and version are the package's, not FastStream's defaults.

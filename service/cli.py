@@ -1,5 +1,5 @@
 """The operator command line: run, migrate, check-config, replay-dlq, backfill, erase, export,
-retention, audit, history.
+retention, audit, history, rotate-keys, seal-legacy.
 
 Exit codes: 0 success, 1 failure of the work itself, 2 bad arguments or settings.
 """
@@ -41,14 +41,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from service.app import build_service  # noqa: PLC0415
+    from service.crypto import KeysMissing  # noqa: PLC0415
     from service.observability import configure_logging  # noqa: PLC0415
     from service.shutdown import WATCHDOG_MARGIN_S, Watchdog  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(settings.log_level)
-    service = build_service(
-        settings, watchdog=Watchdog(settings.shutdown_timeout_s + WATCHDOG_MARGIN_S)
-    )
+    try:
+        service = build_service(
+            settings, watchdog=Watchdog(settings.shutdown_timeout_s + WATCHDOG_MARGIN_S)
+        )
+    except KeysMissing as missing:
+        return _fail(str(missing), EXIT_USAGE)
     # Everything built so far lives as long as the process: move it out of the collector's
     # sight, and collect the young generation less often. Validating 20-40 KB reports makes
     # many short-lived objects; with the default threshold (700) the collector ran several

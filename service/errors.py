@@ -24,6 +24,8 @@ consumer maps the two branches to what happens to a message:
         │   └── ReportForOtherUser     the report's user_id is not the user asked for
         ├── StorageRejected            PostgreSQL refused this message's data (never retried)
         ├── InternalError              a bug met while processing one message
+        ├── UnreadableData             a sealed value or data key does not open (altered,
+        │                              moved to another user, or its key shredded or absent)
         ├── AliceRejected              400/403/405/422: the request will never succeed as sent
         │   └── AliceUserNotFound      404: Alice does not know the user
         └── AliceResponseTooLarge      the body exceeds the configured cap
@@ -181,6 +183,12 @@ class InternalError(PermanentError):
     """A bug met while processing a message: dead-lettered so that nothing is lost."""
 
     code = "internal_error"
+
+
+class UnreadableData(PermanentError):
+    """Stored ciphertext that does not decrypt: altered, moved, or its key destroyed or absent."""
+
+    code = "unreadable_data"
 
 
 MAX_REASON_CHARS = 300

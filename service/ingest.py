@@ -5,27 +5,32 @@ is a duplicate and does nothing), lock the users' rows, store a snapshot only wh
 content changed and the report is not older than the stored one (`service.freshness`: an older
 report is recorded as outcome `stale` and stores and derives nothing), upsert its events, derive
 changes against the previous snapshot with the pure `derive_events`, and queue them in the
-outbox. A batch that PostgreSQL refuses is retried one
-message per transaction, so one bad message never fails its batch-mates.
+outbox. Report bodies, user events and quarantined inputs are sealed under the user's data key
+(service/crypto/) just before the write: the key comes with the user's row lock, and a user
+without one gets it in one more statement for the whole batch. A batch that PostgreSQL refuses
+is retried one message per transaction, so one bad message never fails its batch-mates.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
 import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.crypto import EVENT, QUARANTINE_BODY, QUARANTINE_INPUT, REPORT, DataKeys, seal
 from service.derive import SnapshotDigest, Thresholds, derive_events
 from service.errors import (
     IngestorError,
     InternalError,
     InvalidReport,
     StorageRejected,
+    UnreadableData,
     error_location,
 )
 from service.events.kafka import to_kafka
@@ -101,9 +106,11 @@ class Ingest:
         thresholds: Thresholds,
         output_topic: str,
         dlq_topic: str,
+        data_keys: DataKeys,
         erasure_tombstone_hours: float = 24.0,
     ) -> None:
         self._tombstone_hours = erasure_tombstone_hours
+        self._data_keys = data_keys
         self._database = database
         self._thresholds = thresholds
         self._output_topic = output_topic
@@ -225,10 +232,11 @@ class Ingest:
                     type=event.type or "",
                     occurred_on=event.occurred_on,
                     version=event.version,
-                    position=position,
+                    # The event as validated (every key kept; timestamps in ISO UTC form).
+                    body=event.__pydantic_serializer__.to_json(event),
                     message_id=message_id,
                 )
-                for position, event in enumerate(report.events)
+                for event in report.events
                 if event.id
             )
             for event in derived:
@@ -245,6 +253,12 @@ class Ingest:
                     )
                 )
             results[message_id] = Recorded(STORED, tuple(e.type for e in derived))
+        keys = await self._data_keys.for_writing(
+            connection, {s.user_id: users[s.user_id].data_key for s in snapshots}
+        )
+        snapshots, events, outbox, updates = _without_unreadable_keys(
+            keys, results, snapshots=snapshots, events=events, outbox=outbox, updates=updates
+        )
         failed = [
             m
             for m, r in results.items()
@@ -253,8 +267,12 @@ class Ingest:
         await repo.release_messages(connection, failed)
         snapshot_ids = await repo.write_changes(
             connection,
-            snapshots=snapshots,
-            events=events,
+            snapshots=[
+                replace(s, body=seal(keys[s.user_id], s.user_id, REPORT, s.body)) for s in snapshots
+            ],
+            events=[
+                replace(e, body=seal(keys[e.user_id], e.user_id, EVENT, e.body)) for e in events
+            ],
             outbox=outbox,
             users=list(updates.values()),
             outcomes=[(m, r.outcome) for m, r in results.items() if isinstance(r, Recorded)],
@@ -264,6 +282,34 @@ class Ingest:
             if isinstance(recorded, Recorded):
                 results[message_id] = Recorded(STORED, recorded.derived, snapshot_id)
         return [results.get(i.ref.message_id, Recorded(DUPLICATE)) for i in items]
+
+    async def _quarantined(
+        self,
+        connection: AsyncConnection,
+        user_id: str | None,
+        value: bytes | None,
+        body: bytes | None,
+    ) -> tuple[bytes | None, bytes | None, str | None]:
+        """A dead letter's input value and report body as the quarantine keeps them, and the
+        user whose data key sealed them.
+
+        Sealed under the user's key, so that erasure shreds them too. A record without a valid
+        user id has no key to be sealed with: kept as received (it carries no fetched report: a
+        report is only fetched for a valid id), found by erasure's byte search, and deleted
+        after QUARANTINE_RETENTION_DAYS. When the user's stored key no longer unwraps (its KEK
+        was removed), neither is kept: the DLQ record still carries the input value.
+        """
+        if user_id is None or (value is None and body is None):
+            return value, body, None
+        try:
+            key = (await self._data_keys.get_or_create(connection, [user_id]))[user_id]
+        except UnreadableData:
+            return None, None, None
+        return (
+            None if value is None else seal(key, user_id, QUARANTINE_INPUT, value),
+            None if body is None else seal(key, user_id, QUARANTINE_BODY, body),
+            user_id,
+        )
 
     async def dead_letter(self, letter: DeadLetter) -> Recorded:
         """Quarantine the message and queue it for the DLQ topic, once per record.
@@ -278,6 +324,9 @@ class Ingest:
             erased = [user_id] if user_id else []
             if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
                 return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
+            value, body, sealed_for = await self._quarantined(
+                connection, user_id, letter.value, getattr(error, "body", None)
+            )
             first = await repo.quarantine(
                 connection,
                 {
@@ -289,8 +338,9 @@ class Ingest:
                     "error_code": error.code,
                     "reason": error.reason,
                     "input_key": letter.key,
-                    "input_value": letter.value,
-                    "report_body": getattr(error, "body", None),
+                    "input_value": value,
+                    "report_body": body,
+                    "sealed_for": sealed_for,
                 },
             )
             if not first:
@@ -327,6 +377,32 @@ class Ingest:
                 outcomes=[],
             )
         return Recorded(DEAD_LETTERED)
+
+
+def _without_unreadable_keys(
+    keys: dict[str, AESGCM],
+    results: dict[str, Recorded | IngestorError],
+    *,
+    snapshots: list[SnapshotRow],
+    events: list[EventRow],
+    outbox: list[OutboxRow],
+    updates: dict[str, UserUpdate],
+) -> tuple[list[SnapshotRow], list[EventRow], list[OutboxRow], dict[str, UserUpdate]]:
+    """The batch's rows less those of users whose stored data key does not unwrap (its KEK was
+    removed from ENCRYPTION_KEYS too early): only those users' messages fail."""
+    if all(s.user_id in keys for s in snapshots):
+        return snapshots, events, outbox, updates
+    for snapshot in snapshots:
+        if snapshot.user_id not in keys:
+            results[snapshot.message_id] = UnreadableData(
+                "the user's data key does not unwrap under ENCRYPTION_KEYS"
+            )
+    return (
+        [s for s in snapshots if s.user_id in keys],
+        [e for e in events if e.user_id in keys],
+        [o for o in outbox if o.user_id in keys],
+        {u: update for u, update in updates.items() if u in keys},
+    )
 
 
 def _uuid_or_none(user_id: str | None) -> str | None:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.crypto.keyring import parse_keys
 from service.history.tokens import parse_tokens
 from service.memory import BODY_MEMORY_FACTOR
 
@@ -25,8 +26,9 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 class Settings(BaseSettings):
     """Every setting of the service; see the README's table for what each one does."""
 
+    # hide_input_in_errors: a refused secret (ENCRYPTION_KEYS, DATABASE_URL) is never echoed.
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", case_sensitive=False, frozen=True
+        env_file=None, extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True
     )
 
     # --- Kafka -------------------------------------------------------------------------------
@@ -115,6 +117,11 @@ class Settings(BaseSettings):
     quarantine_retention_days: int = Field(default=30, ge=1)
     user_event_retention_days: int = Field(default=365, ge=1)
     privacy_retention_interval_s: float = Field(default=3600.0, gt=0)
+    # Key-encryption keys (service/crypto/): "id:base64-of-32-bytes,..."; the last one listed
+    # wraps new data keys, the others still unwrap. Without any, production refuses to start.
+    encryption_keys: SecretStr | None = None
+    encryption_key_cache_size: int = Field(default=10_000, ge=1)
+    environment: Literal["production", "development"] = "production"
 
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP
@@ -145,6 +152,14 @@ class Settings(BaseSettings):
         if not url.startswith("postgresql+asyncpg://"):
             raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
         return SecretStr(url)
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())  # raises ValueError naming the id, never a key
+        return value
 
     @model_validator(mode="after")
     def _one_body_fits_the_memory_budget(self) -> Settings:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 import structlog
 from faststream.asgi import AsgiResponse
 
+from service.crypto import DataKeys
 from service.errors import IngestorError, InvalidUserId
 from service.history.query import user_history
 from service.history.tokens import ApiToken, caller
@@ -56,8 +57,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class HistoryApi:
     """The ASGI application of the history API."""
 
-    def __init__(self, *, database: Database, tokens: tuple[ApiToken, ...]) -> None:
+    def __init__(
+        self, *, database: Database, data_keys: DataKeys, tokens: tuple[ApiToken, ...]
+    ) -> None:
         self._database = database
+        self._data_keys = data_keys
         self._tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,6 +96,7 @@ class HistoryApi:
             document = await user_history(
                 self._database,
                 user_id,
+                data_keys=self._data_keys,
                 reveal=reveal,
                 actor=f"api:{caller_name}",
                 request_id=request_id,

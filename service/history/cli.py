@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from service.tools.common import EXIT_OK, EXIT_USAGE, ToolFailed, guarded, load_settings
-from service.tools.database_io import with_database
+from service.tools.database_io import tool_data_keys, with_database
 
 
 @guarded
@@ -32,12 +32,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     except InvalidUserId:
         raise ToolFailed("USER_ID is not a UUID", EXIT_USAGE) from None
     settings = load_settings(need_alice=False)
+    data_keys = tool_data_keys(settings)
     request_id = f"cli:{uuid.uuid4()}"
 
     async def run(database: Any) -> dict[str, Any] | None:
         return await user_history(
             database,
             user_id,
+            data_keys=data_keys,
             reveal=args.reveal,
             actor=operator(args.actor),
             request_id=request_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from service.crypto import DataKeys, Unsealer
 from service.history import store
 from service.history.timeline import build_timeline, timeline_json
 from service.privacy import audit
@@ -18,7 +19,13 @@ HISTORY_REVEAL: Final = "history_reveal"
 
 
 async def user_history(
-    database: Database, user_id: str, *, reveal: bool, actor: str, request_id: str
+    database: Database,
+    user_id: str,
+    *,
+    data_keys: DataKeys,
+    reveal: bool,
+    actor: str,
+    request_id: str,
 ) -> dict[str, Any] | None:
     """The history document of a (canonical) user id, or None for a user the service does not
     hold (never seen, or erased)."""
@@ -26,7 +33,7 @@ async def user_history(
         user = await store.load_user(connection, user_id)
         if user is None:
             return None
-        snapshots = await store.load_snapshots(connection, user_id)
+        snapshots = await store.load_snapshots(connection, user_id, Unsealer(data_keys))
         inbox, dead_letters = await store.load_sources(
             connection, [s.message_id for s in snapshots]
         )

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import structlog
 import uvicorn
 
+from service.crypto import DataKeys
 from service.history.api import HistoryApi
 from service.history.tokens import parse_tokens
 from service.settings import Settings
@@ -91,9 +92,13 @@ class HistoryServer:
                 await asyncio.wait_for(self._task, 1.0)
 
 
-def history_server(settings: Settings, database: Database) -> HistoryServer | None:
+def history_server(
+    settings: Settings, database: Database, data_keys: DataKeys
+) -> HistoryServer | None:
     """The history API server, or None when HISTORY_API_PORT is 0 (the default: off)."""
     if not settings.history_api_port:
         return None
-    app = HistoryApi(database=database, tokens=parse_tokens(settings.history_api_tokens))
+    app = HistoryApi(
+        database=database, data_keys=data_keys, tokens=parse_tokens(settings.history_api_tokens)
+    )
     return HistoryServer(app, host=settings.http_host, port=settings.history_api_port)

@@ -1,18 +1,17 @@
 """The history's reads: the user, its snapshots, where their records came from, its outbox rows.
 
-`load_snapshots` is the one place that reads snapshot bodies (`report_snapshots.report`): when
-the bodies are stored encrypted, the decrypting read goes here and nowhere else.
+`load_snapshots` is the one place that reads snapshot bodies: sealed under the user's data key
+(or clear JSONB from before migration 0006), opened by `service.crypto.Unsealer`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.crypto import Unsealer
 from service.history.records import Location, OutboxRecord, StoredSnapshot, UserRecord
 
 
@@ -32,32 +31,31 @@ async def load_user(connection: AsyncConnection, user_id: str) -> UserRecord | N
     return UserRecord(user_id, row.state, row.reconcile_state, row.deleted_upstream_at)
 
 
-def _report(value: Any) -> dict[str, Any]:
-    # asyncpg returns JSONB as text unless a codec is set; SQLAlchemy's JSONB type decodes it.
-    document = json.loads(value) if isinstance(value, (str, bytes)) else value
-    return document if isinstance(document, dict) else {}
-
-
-async def load_snapshots(connection: AsyncConnection, user_id: str) -> list[StoredSnapshot]:
-    """Every stored snapshot of the user with its report body, oldest first."""
-    rows = await connection.execute(
+async def load_snapshots(
+    connection: AsyncConnection, user_id: str, unsealer: Unsealer
+) -> list[StoredSnapshot]:
+    """Every stored snapshot of the user with its report body (decrypted), oldest first."""
+    result = await connection.execute(
         text(
-            "SELECT id, report_id, state, message_id, stored_at, report_created_at, report"
+            "SELECT id, user_id, report_id, state, message_id, stored_at, report_created_at,"
+            " report, report_sealed"
             " FROM report_snapshots WHERE user_id = CAST(:u AS uuid) ORDER BY id"
         ),
         {"u": user_id},
     )
+    rows = [dict(row) for row in result.mappings()]
+    reports = await unsealer.snapshot_reports(connection, rows)
     return [
         StoredSnapshot(
-            id=int(row.id),
-            report_id=str(row.report_id),
-            state=row.state,
-            message_id=row.message_id,
-            stored_at=row.stored_at,
-            report_created_at=row.report_created_at,
-            report=_report(row.report),
+            id=int(row["id"]),
+            report_id=str(row["report_id"]),
+            state=row["state"],
+            message_id=row["message_id"],
+            stored_at=row["stored_at"],
+            report_created_at=row["report_created_at"],
+            report=report,
         )
-        for row in rows
+        for row, report in zip(rows, reports, strict=True)
     ]
 
 

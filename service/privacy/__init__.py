@@ -9,7 +9,8 @@
 - `export.py`: everything held on one user, as JSON.
 - `actor.py`: who runs a command (`--actor`, else the OS user).
 
-Seams for later work (issue 11): crypto-shredding destroys the user's data key first thing in
-`Erasure.erase` (the `KeyShredder` port) and decrypts in `export`; minimisation happens before
-storage, in the ingest path, and changes nothing here.
+Crypto-shredding (service/crypto/): `Erasure.erase` destroys the user's data key first, in a
+committed transaction of its own (the `KeyShredder` port), and `export` decrypts through
+`service.crypto.Unsealer`; minimisation happens before storage, in the ingest path, and changes
+nothing here.
 """

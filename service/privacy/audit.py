@@ -1,5 +1,5 @@
 """The audit trail of personal-data operations: one append-only row per erase, export, replay,
-backfill (and, later, key rotation): what, when, who, which request, how many rows or records.
+backfill and key rotation: what, when, who, which request, how many rows or records.
 
 The table refuses UPDATE, DELETE and TRUNCATE (triggers, migration 0004): the runtime can only
 add to it. An erasure's row keeps the user id on purpose: it is the proof the erasure happened
@@ -21,7 +21,7 @@ ERASE: Final = "erase"
 EXPORT: Final = "export"
 REPLAY_DLQ: Final = "replay-dlq"
 BACKFILL: Final = "backfill"
-ROTATE_KEYS: Final = "rotate-keys"  # reserved for crypto-shredding (issue 11, point 2)
+ROTATE_KEYS: Final = "rotate-keys"
 
 
 @dataclass(frozen=True, slots=True)

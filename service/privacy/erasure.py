@@ -2,10 +2,13 @@
 
 Asked for by `python -m service erase USER_ID` or by a message on the input topic. In order:
 1. optionally, Alice's `DELETE /user` (ERASURE_DELETE_IN_ALICE; a 404 means already gone);
-2. one transaction: take the user's row lock (the one the ingest path takes, so a message in
-   flight either commits before and is erased, or waits and meets the tombstone), destroy the
-   user's data key (the `KeyShredder` seam: crypto-shredding, issue 11 point 2, not built yet),
-   delete the user's rows from every table (predicates.py), queue `onboarding.user.erased`
+2. its own committed transaction: destroy the user's data key (the `KeyShredder`,
+   service/crypto/datakeys.py). From then on every sealed value of the user, in this database
+   and in any backup or copy of it, is unreadable, even if the next step never happens;
+3. one transaction: take the user's row lock (the one the ingest path takes, so a message in
+   flight either commits before and is erased, or waits and meets the tombstone), delete the
+   user's rows from every table (predicates.py; a key made meanwhile included), queue
+   `onboarding.user.erased`
    through the outbox (deterministic id: same user and request, same `ce_id`), and append the
    audit row that is also the tombstone (tombstones.py).
 Idempotent: erasing again finds nothing to delete and queues no second notice for one request.
@@ -42,7 +45,7 @@ class UserDeleter(Protocol):
 
 
 class KeyShredder(Protocol):
-    """Seam for crypto-shredding: destroy the user's data key, first, in the transaction."""
+    """Crypto-shredding: destroy the user's data key, first, in a transaction of its own."""
 
     async def shred(self, connection: AsyncConnection, user_id: str) -> int:
         """Destroy the user's wrapped data key(s); how many were destroyed."""
@@ -93,13 +96,15 @@ class Erasure:
         if self._alice is not None:
             with contextlib.suppress(AliceUserNotFound):  # already gone from Alice
                 await self._alice.delete_user(user_id)
+        shredded = 0
+        if self._key_shredder is not None:
+            async with self._database.transaction() as connection:
+                shredded = await self._key_shredder.shred(connection, user_id)
         async with self._database.transaction() as connection:
             known = await _user_row_exists(connection, user_id)
             await repo.lock_users(connection, [user_id])  # creates the row when missing
-            counts: dict[str, int] = {}
-            if self._key_shredder is not None:
-                counts["data_keys"] = await self._key_shredder.shred(connection, user_id)
-            counts.update(await delete_user_rows(connection, user_id))
+            counts = await delete_user_rows(connection, user_id)
+            counts["data_keys"] += shredded
             counts["users"] = min(counts["users"], int(known))  # not the row the lock made
             if message is not None:
                 await _claim(connection, message)

@@ -3,7 +3,8 @@
 Typed `user_id` columns find most rows through their indexes. Quarantine and outbox rows may
 name the user only inside the bytes they kept (a dead letter whose user id was not a valid
 UUID, a raw report body, a key), so those are also searched for the user id as bytes, in its
-lower- and upper-case spellings; inbox ids may embed it too (`backfill:<user id>:<run>`).
+lower- and upper-case spellings (sealed bytes never match: a sealed quarantine row names its
+user in `sealed_for`); inbox ids may embed it too (`backfill:<user id>:<run>`).
 Those searches scan the two tables: fine for an operation run a few times a day, documented.
 """
 
@@ -31,6 +32,8 @@ USER_ROWS: Final[dict[str, tuple[str, str]]] = {
     "report_snapshots": ("id", "user_id = CAST(:user_uuid AS uuid)"),
     "user_events": ("event_id", "user_id = CAST(:user_uuid AS uuid)"),
     "users": ("user_id", "user_id = CAST(:user_uuid AS uuid)"),
+    # Shredded first, in its own transaction (erasure.py); listed so that nothing is missed.
+    "data_keys": ("user_id", "user_id = CAST(:user_uuid AS uuid)"),
     "inbox": (
         "message_id",
         "user_id = CAST(:user_uuid AS uuid) OR strpos(lower(message_id), :user_id) > 0",
@@ -44,7 +47,8 @@ USER_ROWS: Final[dict[str, tuple[str, str]]] = {
     ),
     "quarantine": (
         "id",
-        "strpos(lower(coalesce(user_id, '')), :user_id) > 0"
+        "sealed_for = CAST(:user_uuid AS uuid)"
+        " OR strpos(lower(coalesce(user_id, '')), :user_id) > 0"
         " OR strpos(lower(message_id), :user_id) > 0"
         f" OR {_bytes_match('input_key', 'input_value', 'report_body')}",
     ),

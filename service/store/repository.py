@@ -2,8 +2,9 @@
 
 It never commits: the use case owns the transaction. Each method is one round trip for a whole
 batch of messages (arrays unnested server-side), so a batch of 32 messages costs about as many
-statements as one. The report is stored from its raw text (cast to JSONB by PostgreSQL, no
-dump round trip), and user events are taken from that stored JSON by position.
+statements as one. The report is stored as the response body sealed by the use case (the
+bytes Alice sent, encrypted: service/crypto/), and each user event sealed alone; the rows carry
+clear only the typed columns that hold no personal data.
 """
 
 from __future__ import annotations
@@ -34,17 +35,19 @@ class MessageRef:
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
-    """The locked state of a user: the last snapshot's hash, digest and ordering facts."""
+    """The locked state of a user: the last snapshot's hash, digest and ordering facts, and
+    the user's wrapped data key as stored now (None: the user has none yet)."""
 
     user_id: str
     last_content_hash: bytes | None
     digest: SnapshotDigest | None
     order: ReportOrder | None = None
+    data_key: tuple[str, bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SnapshotRow:
-    """A snapshot to insert: typed columns plus the raw response body."""
+    """A snapshot to insert: typed columns plus the response body (sealed before writing)."""
 
     message_id: str
     user_id: str
@@ -71,14 +74,14 @@ class UserUpdate:
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """One of the report's user events, by its position in the report's `events` list."""
+    """One of the report's user events: typed columns plus the event (sealed before writing)."""
 
     event_id: str
     user_id: str
     type: str
     occurred_on: datetime | None
     version: int | None
-    position: int
+    body: bytes
     message_id: str
 
 
@@ -149,19 +152,21 @@ async def lock_users(connection: AsyncConnection, user_ids: Sequence[str]) -> di
     )
     result = await connection.execute(
         text(
-            "SELECT user_id, last_content_hash, digest, report_version, report_created_at,"
-            " report_last_event_at, report_events FROM users"
-            " WHERE user_id = ANY(CAST(:u AS uuid[])) ORDER BY user_id FOR UPDATE"
+            "SELECT u.user_id, u.last_content_hash, u.digest, u.report_version,"
+            " u.report_created_at, u.report_last_event_at, u.report_events, k.kek_id, k.wrapped"
+            " FROM users u LEFT JOIN data_keys k ON k.user_id = u.user_id"
+            " WHERE u.user_id = ANY(CAST(:u AS uuid[])) ORDER BY u.user_id FOR UPDATE OF u"
         ),
         {"u": ordered},
     )
     rows = {}
-    for user_id, content_hash, digest, version, created_at, last_event_at, events in result:
+    for user_id, content_hash, digest, version, created_at, last_event_at, events, *key in result:
         parsed = SnapshotDigest.model_validate(digest) if digest is not None else None
         state = parsed.state if parsed is not None else None
         facts = (version, created_at, last_event_at, events, state)
         order = ReportOrder(*facts) if any(f is not None for f in facts) else None
-        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed, order)
+        data_key = (key[0], bytes(key[1])) if key[0] is not None else None
+        rows[str(user_id)] = UserRow(str(user_id), content_hash, parsed, order, data_key)
     return rows
 
 
@@ -185,22 +190,21 @@ async def write_changes(
             "WITH s AS ("
             " INSERT INTO report_snapshots (user_id, report_id, state, selfie_security,"
             " document_security, document_read, process_security, face_liveness,"
-            " report_created_at, content_hash, report, message_id)"
-            " SELECT u, r, s, r1, r2, r3, r4, l, c, h,"
-            " CAST(convert_from(b, 'UTF8') AS jsonb) -> 'report', m"
+            " report_created_at, content_hash, report_sealed, message_id)"
+            " SELECT u, r, s, r1, r2, r3, r4, l, c, h, b, m"
             " FROM unnest(CAST(:su AS uuid[]), CAST(:sr AS uuid[]), CAST(:ss AS text[]),"
             " CAST(:s1 AS text[]), CAST(:s2 AS text[]), CAST(:s3 AS text[]),"
             " CAST(:s4 AS text[]), CAST(:sl AS numeric[]), CAST(:sc AS timestamptz[]),"
             " CAST(:sh AS bytea[]), CAST(:sb AS bytea[]), CAST(:sm AS text[]))"
             " AS x(u, r, s, r1, r2, r3, r4, l, c, h, b, m)"
-            " RETURNING id, message_id, report -> 'events' AS events),"
+            " RETURNING id, message_id),"
             " e AS ("
-            " INSERT INTO user_events (event_id, user_id, type, occurred_on, version, event,"
-            " first_snapshot_id)"
-            " SELECT x.e, x.u, x.t, x.o, x.v, s.events -> x.i, s.id"
+            " INSERT INTO user_events (event_id, user_id, type, occurred_on, version,"
+            " event_sealed, first_snapshot_id)"
+            " SELECT x.e, x.u, x.t, x.o, x.v, x.b, s.id"
             " FROM unnest(CAST(:ee AS text[]), CAST(:eu AS uuid[]), CAST(:et AS text[]),"
-            " CAST(:eo AS timestamptz[]), CAST(:ev AS int[]), CAST(:ei AS int[]),"
-            " CAST(:em AS text[])) AS x(e, u, t, o, v, i, m) JOIN s ON s.message_id = x.m"
+            " CAST(:eo AS timestamptz[]), CAST(:ev AS int[]), CAST(:eb AS bytea[]),"
+            " CAST(:em AS text[])) AS x(e, u, t, o, v, b, m) JOIN s ON s.message_id = x.m"
             " ON CONFLICT (event_id) DO NOTHING),"
             " o AS ("
             " INSERT INTO outbox (event_id, topic, key, headers, payload, event_type, user_id)"
@@ -242,7 +246,7 @@ async def write_changes(
             "et": [e.type for e in events],
             "eo": [e.occurred_on for e in events],
             "ev": [e.version for e in events],
-            "ei": [e.position for e in events],
+            "eb": [e.body for e in events],
             "em": [e.message_id for e in events],
             "oe": [r.event_id for r in outbox],
             "ot": [r.topic for r in outbox],
@@ -281,7 +285,8 @@ async def release_messages(connection: AsyncConnection, message_ids: Sequence[st
 
 
 async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> bool:
-    """Keep what a dead-lettered message brought: its key, value and any report body.
+    """Keep what a dead-lettered message brought: its key, value and any report body
+    (value and body sealed by the caller when `sealed_for` names the user whose key sealed them).
 
     Once per record (message id and where it was read): False when this record was
     dead-lettered before (redelivered after a crash), and nothing is written.
@@ -289,9 +294,9 @@ async def quarantine(connection: AsyncConnection, entry: dict[str, Any]) -> bool
     result = await connection.execute(
         text(
             'INSERT INTO quarantine (message_id, topic, partition, "offset", user_id,'
-            " error_code, reason, input_key, input_value, report_body)"
+            " error_code, reason, input_key, input_value, report_body, sealed_for)"
             " VALUES (:message_id, :topic, :partition, :offset, :user_id, :error_code,"
-            " :reason, :input_key, :input_value, :report_body)"
+            " :reason, :input_key, :input_value, :report_body, CAST(:sealed_for AS uuid))"
             ' ON CONFLICT (message_id, topic, partition, "offset") DO NOTHING RETURNING id'
         ),
         entry,

@@ -74,7 +74,10 @@ report_snapshots = sa.Table(
     sa.Column("face_liveness", sa.Numeric(6, 3), nullable=True),
     sa.Column("report_created_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("content_hash", BYTEA, nullable=False),
-    sa.Column("report", JSONB, nullable=False, comment="the report object as Alice sent it"),
+    sa.Column(
+        "report", JSONB, nullable=True, comment="the report object, rows before migration 0006"
+    ),
+    sa.Column("report_sealed", BYTEA, nullable=True, comment="the response body, sealed"),
     sa.Column("message_id", sa.Text, nullable=False, comment="inbox id of the message"),
     sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Index(None, "user_id", sa.text("id DESC")),
@@ -90,7 +93,8 @@ user_events = sa.Table(
     sa.Column("type", sa.Text, nullable=False),
     sa.Column("occurred_on", sa.DateTime(timezone=True), nullable=True),
     sa.Column("version", sa.Integer, nullable=True),
-    sa.Column("event", JSONB, nullable=False, comment="the event object as Alice sent it"),
+    sa.Column("event", JSONB, nullable=True, comment="the event object, rows before 0006"),
+    sa.Column("event_sealed", BYTEA, nullable=True, comment="the event object, sealed"),
     sa.Column("first_snapshot_id", sa.BigInteger, nullable=False),
     sa.Index(None, "user_id", "occurred_on"),
 )
@@ -158,9 +162,25 @@ quarantine = sa.Table(
     sa.Column("input_key", BYTEA, nullable=True),
     sa.Column("input_value", BYTEA, nullable=True),
     sa.Column("report_body", BYTEA, nullable=True, comment="raw report that failed validation"),
+    sa.Column(
+        "sealed_for",
+        UUID(as_uuid=False),
+        nullable=True,
+        comment="input_value and report_body are sealed under this user's data key",
+    ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Index(None, "message_id"),
     sa.Index(None, "created_at"),
     # One dead letter per record: a redelivered record is not dead-lettered twice.
     sa.Index("uq_quarantine_record", "message_id", "topic", "partition", "offset", unique=True),
+)
+
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("user_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("kek_id", sa.Text, nullable=False, comment="the KEK that wrapped the key"),
+    sa.Column("wrapped", BYTEA, nullable=False, comment="AES-GCM of the 32-byte data key"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index(None, "kek_id"),
 )

@@ -1,5 +1,5 @@
 """Operator tools of `python -m service`: check-config, replay-dlq, backfill, and the personal-data
-commands erase, export, retention and audit.
+commands erase, export, retention, audit, rotate-keys and seal-legacy.
 
 Each command lives in its own module and adds itself to the CLI through `register`. Exit codes
 follow service.cli: 0 success, 1 the work failed (or a check failed), 2 bad arguments or
@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-from service.tools import audit, backfill, check_config, erase, export, replay, retention
+from service.tools import (
+    audit,
+    backfill,
+    check_config,
+    erase,
+    export,
+    replay,
+    retention,
+    rotate_keys,
+    seal_legacy,
+)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,3 +32,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     export.register(commands)
     retention.register(commands)
     audit.register(commands)
+    rotate_keys.register(commands)
+    seal_legacy.register(commands)

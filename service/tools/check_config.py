@@ -1,6 +1,7 @@
 """`check-config`: validate the settings and reach every dependency, one line per check.
 
     OK   settings
+    OK   encryption keys: 2 KEK(s), k2 active
     OK   kafka: 127.0.0.1:9092 answers (1 broker)
     FAIL kafka topic KAFKA_DLQ_TOPIC=alice.onboarding.completed.dlq: does not exist
     OK   database: 127.0.0.1:5432/alice_report_ingestor answers
@@ -144,12 +145,29 @@ async def check_alice(settings: Settings) -> list[Check]:
     return [health, login]
 
 
+def check_keys(settings: Settings) -> Check:
+    """ENCRYPTION_KEYS: present in production; which KEK is active (never a key's value)."""
+    from service.crypto.keyring import DEVELOPMENT_KEK_ID, Keyring, KeysMissing  # noqa: PLC0415
+
+    try:
+        keyring = Keyring.from_settings(settings)
+    except KeysMissing as missing:
+        return Check("encryption keys", False, str(missing))
+    if keyring.active_id == DEVELOPMENT_KEK_ID:
+        return Check("encryption keys", True, "development key: stored data is not confidential")
+    return Check("encryption keys", True, f"{len(keyring.keks)} KEK(s), {keyring.active_id} active")
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, the three dependencies at once."""
     groups = await asyncio.gather(
         check_kafka(settings), check_database(settings), check_alice(settings)
     )
-    return [Check("settings", True, "valid"), *(c for group in groups for c in group)]
+    return [
+        Check("settings", True, "valid"),
+        check_keys(settings),
+        *(c for group in groups for c in group),
+    ]
 
 
 @guarded

@@ -4,13 +4,26 @@ the audit row every operator tool writes (erase, export, replay-dlq, backfill)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from service.errors import IngestorError
 from service.settings import Settings
-from service.tools.common import ToolFailed
+from service.tools.common import EXIT_USAGE, ToolFailed
+
+if TYPE_CHECKING:
+    from service.crypto import DataKeys
 
 T = TypeVar("T")
+
+
+def tool_data_keys(settings: Settings) -> DataKeys:
+    """The data keys under the settings' KEKs; ToolFailed (exit 2) in production without one."""
+    from service.crypto import DataKeys, Keyring, KeysMissing  # noqa: PLC0415
+
+    try:
+        return DataKeys(Keyring.from_settings(settings), cache_size=16)
+    except KeysMissing as missing:
+        raise ToolFailed(str(missing), EXIT_USAGE) from None
 
 
 async def with_database(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:

@@ -1,7 +1,8 @@
 """`erase`: remove everything stored for one user (GDPR Art. 17), audited, announced downstream.
 
 Runs the same use case as an erasure request on the input topic (service/privacy/erasure.py):
-one transaction under the user's row lock, an audit row naming `--actor` (else the OS user),
+the user's data key destroyed first (its own transaction), then one transaction under the
+user's row lock, an audit row naming `--actor` (else the OS user),
 and `onboarding.user.erased` queued in the outbox (the running service's relay publishes it).
 Prints the rows deleted per table; never a value of them.
 """
@@ -21,7 +22,7 @@ from service.tools.common import (
     guarded,
     load_settings,
 )
-from service.tools.database_io import with_database
+from service.tools.database_io import tool_data_keys, with_database
 
 
 @guarded
@@ -49,6 +50,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
         reason=args.reason,
     )
 
+    data_keys = tool_data_keys(settings)
+
     async def run(database: Any) -> Any:
         alice = None
         if settings.erasure_delete_in_alice:
@@ -57,7 +60,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
             alice = AliceClient.from_settings(settings)
         try:
             erasure = Erasure(
-                database=database, output_topic=settings.kafka_output_topic, alice=alice
+                database=database,
+                output_topic=settings.kafka_output_topic,
+                alice=alice,
+                key_shredder=data_keys,
             )
             return await erasure.erase(request)
         finally:

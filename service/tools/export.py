@@ -1,7 +1,8 @@
 """`export`: everything held on one user as JSON (GDPR Art. 15/20), with an audit row.
 
 Writes to `--out FILE` (created with mode 0600: it holds personal data) or to stdout. The
-document lists the user's rows of every table (service/privacy/export.py).
+document lists the user's rows of every table, decrypted (service/privacy/export.py); it needs
+the service's ENCRYPTION_KEYS.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import uuid
 from typing import Any
 
 from service.tools.common import EXIT_OK, EXIT_USAGE, ToolFailed, guarded, load_settings
-from service.tools.database_io import with_database
+from service.tools.database_io import tool_data_keys, with_database
 
 
 @guarded
 def cmd_export(args: argparse.Namespace) -> int:
     """Export everything held on a user as JSON; audited."""
+    from service.crypto import Unsealer  # noqa: PLC0415
     from service.errors import InvalidUserId  # noqa: PLC0415
     from service.privacy.actor import operator  # noqa: PLC0415
     from service.privacy.export import export_user  # noqa: PLC0415
@@ -33,9 +35,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = load_settings(need_alice=False)
     request_id = f"cli:{uuid.uuid4()}"
 
+    unsealer = Unsealer(tool_data_keys(settings))
+
     async def run(database: Any) -> dict[str, Any]:
         return await export_user(
-            database, user_id, actor=operator(args.actor), request_id=request_id
+            database, user_id, actor=operator(args.actor), request_id=request_id, unsealer=unsealer
         )
 
     document = asyncio.run(with_database(settings, run))

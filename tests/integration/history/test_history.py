@@ -20,7 +20,13 @@ import pytest
 from pydantic import SecretStr
 
 from emulator import AliceEmulator
-from tests.integration.pipeline.conftest import Producer, SettingsFactory, eventually, running
+from tests.integration.pipeline.conftest import (
+    TEST_KEKS,
+    Producer,
+    SettingsFactory,
+    eventually,
+    running,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "history-test-token-0123456789"
@@ -59,7 +65,12 @@ async def _cli(*args: str, database_url: str) -> tuple[int, str, str]:
         "history",
         *args,
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "ALICE_API_KEY": ""},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "ALICE_API_KEY": "",
+            "ENCRYPTION_KEYS": TEST_KEKS,
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -103,10 +114,11 @@ async def test_history_shows_three_snapshots_with_diffs_and_events(
         await eventually(lambda: _has(pg, user_id, 2), timeout=60)
 
     # A reviewer accepts the user at Alice, with a passport added; no event reaches Kafka.
+    before = {d["id"] for d in emulator.report(user_id)["documents"]}
     emulator.add_document(user_id, "passport", issuing_country="PRT")
     emulator.set_user_state(user_id, "ACCEPTED")
     report = emulator.report(user_id)
-    (passport,) = [d["id"] for d in report["documents"] if d["meta"]["issuing_country"] == "PRT"]
+    (passport,) = [d["id"] for d in report["documents"] if d["id"] not in before]
     first_name = _user_field(report, "first_name")
     port = _free_port()
     settings = make_settings(

@@ -22,6 +22,9 @@ from service.ingest import DeadLetter, Fetched, Ingest, Recorded, content_hash
 from service.settings import Settings
 from service.store.database import Database
 from service.store.repository import MessageRef
+from tests.integration.pipeline.conftest import test_data_keys
+
+KEYS = test_data_keys()
 
 EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "data" / "report-example.json").read_text()
@@ -45,7 +48,13 @@ async def database(database_url: str, pg: asyncpg.Connection) -> AsyncIterator[D
 
 
 def _ingest(database: Database) -> Ingest:
-    return Ingest(database=database, thresholds=Thresholds(), output_topic=OUTPUT, dlq_topic=DLQ)
+    return Ingest(
+        database=database,
+        thresholds=Thresholds(),
+        output_topic=OUTPUT,
+        dlq_topic=DLQ,
+        data_keys=KEYS,
+    )
 
 
 def _report(user_id: str, state: str) -> dict[str, Any]:
@@ -85,7 +94,9 @@ async def test_replay_and_backfill_origins(database: Database) -> None:
     assert (await ingest.dead_letter(letter)).outcome == "dead_lettered"
     await _store(ingest, user_id, _report(user_id, "TO_REVIEW"), MessageRef(replayed, INPUT, 0, 9))
 
-    document = await user_history(database, user_id, reveal=False, actor="t", request_id="r")
+    document = await user_history(
+        database, user_id, data_keys=KEYS, reveal=False, actor="t", request_id="r"
+    )
     assert document is not None
     origins = [(s["origin"]["kind"], s["origin"]["source"]) for s in document["snapshots"]]
     assert origins == [
@@ -99,6 +110,8 @@ async def test_replay_and_backfill_origins(database: Database) -> None:
 async def test_unknown_user_has_no_history(database: Database) -> None:
     """A user id the service never stored gives None (the CLI's exit 1, the API's 404)."""
     assert (
-        await user_history(database, str(uuid.uuid4()), reveal=False, actor="t", request_id="r")
+        await user_history(
+            database, str(uuid.uuid4()), data_keys=KEYS, reveal=False, actor="t", request_id="r"
+        )
         is None
     )

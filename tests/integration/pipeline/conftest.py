@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +22,35 @@ from pydantic import SecretStr
 
 from emulator import AliceEmulator
 from service.app import Service, build_service
+from service.crypto import DataKeys, Keyring
+from service.crypto.keyring import new_kek_text, parse_keys
 from service.settings import Settings
 from tests.conftest import TopicFactory
 
 API_KEY = "pipeline-test-key"
+# The session's key-encryption key: the services, tools and helpers of one run share it.
+TEST_KEKS = new_kek_text("test-1")
+
+
+def test_data_keys() -> DataKeys:
+    """Data keys under the session's KEK (for tests that build the use cases themselves)."""
+    return DataKeys(Keyring.of(parse_keys(TEST_KEKS)))
+
+
+test_data_keys.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+async def data_keys_of(pg: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The data keys (under the session's KEK) of the users owning these rows' sealed values,
+    for `service.crypto.reader`'s `report_of`, `event_of` and `quarantined_of`."""
+    owners = {str(o) for r in rows for o in (r.get("sealed_for"), r.get("user_id")) if o}
+    found = await pg.fetch(
+        "SELECT user_id::text AS u, kek_id, wrapped FROM data_keys"
+        " WHERE user_id::text = ANY($1::text[])",
+        sorted(owners),
+    )
+    keys = test_data_keys()
+    return {r["u"]: keys.cipher(r["u"], (r["kek_id"], bytes(r["wrapped"]))) for r in found}
 
 
 @pytest.fixture
@@ -82,6 +107,7 @@ def make_settings(
             "alice_api_url": emulator.base_url,
             "allow_insecure_alice_url": True,  # the emulator serves http://127.0.0.1
             "alice_api_key": API_KEY,
+            "encryption_keys": TEST_KEKS,
             "alice_retry_attempts": 2,
             "alice_read_timeout_s": 2.0,
             "transient_backoff_initial_s": 0.2,

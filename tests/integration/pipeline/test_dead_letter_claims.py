@@ -17,6 +17,7 @@ from service.ingest import DeadLetter, Fetched, Ingest, content_hash
 from service.report import parse_report
 from service.store.database import Database
 from service.store.repository import MessageRef
+from tests.integration.pipeline.conftest import test_data_keys
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ async def ingest(database_url: str, pg: asyncpg.Connection) -> AsyncIterator[Ing
         thresholds=Thresholds(),
         output_topic=f"claims-out-{suffix}",
         dlq_topic=f"claims-dlq-{suffix}",
+        data_keys=test_data_keys(),
     )
     await database.aclose()
     await pg.execute(

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from emulator import AliceEmulator
+from service.crypto.reader import quarantined_of
 from tests.integration.pipeline.conftest import (
     SENTINEL_VALUE,
     Producer,
@@ -18,6 +19,7 @@ from tests.integration.pipeline.conftest import (
     SettingsFactory,
     Topics,
     committed_offsets,
+    data_keys_of,
     eventually,
     running,
     settled_dead_letters,
@@ -52,7 +54,7 @@ def personal_values(report: dict[str, Any]) -> set[bytes]:
     return found
 
 
-async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
+async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(  # noqa: PLR0915 - one story
     make_settings: SettingsFactory,
     emulator: AliceEmulator,
     producer: Producer,
@@ -128,8 +130,8 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
             assert not any(secret in header_value for secret in forbidden)
 
     quarantined = await pg.fetch(
-        'SELECT "offset", error_code, input_key, input_value, report_body FROM quarantine'
-        ' WHERE topic = $1 ORDER BY "offset"',
+        'SELECT "offset", error_code, input_key, input_value, report_body, sealed_for'
+        ' FROM quarantine WHERE topic = $1 ORDER BY "offset"',
         topics.input,
     )
     *subject, sentinel = quarantined
@@ -138,7 +140,12 @@ async def test_bad_messages_are_dead_lettered_and_the_partition_moves_on(
     assert [(q["offset"], q["error_code"]) for q in subject] == [
         (offset, error_class) for offset, (_, error_class) in enumerate(bad)
     ]
-    assert [bytes(q["input_value"]) for q in subject] == [value for value, _ in bad]
+    keys = await data_keys_of(pg, subject)
+    kept = [quarantined_of(q, keys) for q in subject]
+    assert [value for value, _ in kept] == [value for value, _ in bad]
     assert all(bytes(q["input_key"]) == key for q in subject)
-    assert [q["report_body"] is not None for q in subject] == [False] * 4 + [True]
-    assert bytes(quarantined[4]["report_body"]) == spoiled_body[: len(spoiled_body) // 2]
+    assert [body is not None for _, body in kept] == [False] * 4 + [True]
+    assert kept[4][1] == spoiled_body[: len(spoiled_body) // 2]
+    # The spoiled report's body names a valid user: sealed, so not in clear in its column.
+    assert subject[4]["sealed_for"] is not None
+    assert spoiled_body[:64] not in bytes(subject[4]["report_body"])

@@ -9,12 +9,14 @@ import uuid
 import asyncpg
 
 from emulator import AliceEmulator
+from service.crypto.reader import quarantined_of
 from tests.integration.pipeline.conftest import (
     SENTINEL_VALUE,
     Producer,
     ReaderFactory,
     SettingsFactory,
     Topics,
+    data_keys_of,
     eventually,
     running,
     settled_dead_letters,
@@ -65,12 +67,14 @@ async def test_a_report_for_another_user_is_dead_lettered_not_stored(
         )
         assert announced == 0
     quarantined = await pg.fetch(
-        "SELECT error_code, user_id, report_body FROM quarantine WHERE topic = $1"
-        " AND input_value <> $2",  # not the sentinel of settled_dead_letters
+        "SELECT error_code, user_id, input_value, report_body, sealed_for FROM quarantine"
+        " WHERE topic = $1 AND input_value <> $2",  # not the sentinel of settled_dead_letters
         topics.input,
         SENTINEL_VALUE,
     )
     assert [(q["error_code"], str(q["user_id"])) for q in quarantined] == [
         ("report_for_other_user", asked)
     ]
-    assert bytes(quarantined[0]["report_body"]) == body
+    assert str(quarantined[0]["sealed_for"]) == asked  # sealed under the asked user's key
+    keys = await data_keys_of(pg, quarantined)
+    assert quarantined_of(quarantined[0], keys)[1] == body

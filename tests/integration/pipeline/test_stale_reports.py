@@ -15,6 +15,7 @@ from service.ingest import Fetched, Ingest, Recorded, content_hash
 from service.report import parse_report
 from service.store.database import Database
 from service.store.repository import MessageRef
+from tests.integration.pipeline.conftest import test_data_keys
 
 
 @pytest.fixture
@@ -24,7 +25,13 @@ async def ingest(database_url: str, pg: asyncpg.Connection) -> AsyncIterator[Ing
 
     database = Database(engine=create_async_engine(database_url))
     topic = f"stale-out-{uuid.uuid4().hex[:8]}"
-    yield Ingest(database=database, thresholds=Thresholds(), output_topic=topic, dlq_topic="dlq")
+    yield Ingest(
+        database=database,
+        thresholds=Thresholds(),
+        output_topic=topic,
+        dlq_topic="dlq",
+        data_keys=test_data_keys(),
+    )
     await database.aclose()
     await pg.execute("DELETE FROM outbox WHERE topic = $1", topic)
 

@@ -23,6 +23,7 @@ from tests.integration.pipeline.conftest import (
     eventually,
     metric,
     running,
+    test_data_keys,
 )
 from tests.integration.privacy.conftest import traces
 
@@ -165,7 +166,7 @@ async def test_erasure_racing_a_message_in_flight_leaves_nothing(
     await gateway.start()
     settings = make_settings(alice_api_url=gateway.base_url, alice_read_timeout_s=30.0)
     database = Database.from_settings(settings)
-    erasure = Erasure(database=database, output_topic=topics.output)
+    erasure = Erasure(database=database, output_topic=topics.output, key_shredder=test_data_keys())
     try:
         async with running(settings) as service:
             await producer.send({"user_id": user_id, "event_id": "first"})

@@ -3,6 +3,7 @@ service's contract (probes, grace period, settings, secrets, KEDA and Prometheus
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any, get_args
 
@@ -194,11 +195,12 @@ def test_settings_come_from_the_config_map_and_secrets_from_a_secret(
     rendered: dict[str, dict[str, Any]],
 ) -> None:
     """Both workloads load the ConfigMap; the Deployment's ALICE_API_KEY and DATABASE_URL (and
-    the SASL credentials where SASL is on) come from its Secret, the Job's DATABASE_URL from the
-    migration role's own Secret, and no secret setting has a literal value."""
+    the SASL credentials where SASL is on) come from its Secret, ENCRYPTION_KEYS from the KEKs'
+    own Secret, the Job's DATABASE_URL from the migration role's own Secret, and no secret
+    setting has a literal value."""
     config_map = rendered["ConfigMap"]["metadata"]["name"]
     sasl = rendered["ConfigMap"]["data"]["KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
-    runtime = {"ALICE_API_KEY", "DATABASE_URL"}
+    runtime = {"ALICE_API_KEY", "DATABASE_URL", "ENCRYPTION_KEYS"}
     if sasl:
         runtime |= {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
     deployment, job = container(rendered["Deployment"]), container(rendered["Job"])
@@ -210,6 +212,10 @@ def test_settings_come_from_the_config_map_and_secrets_from_a_secret(
         ]
     assert secret_env(deployment)["DATABASE_URL"] == ("alice-report-ingestor", "DATABASE_URL")
     assert secret_env(job)["DATABASE_URL"] == ("alice-report-ingestor-migration", "DATABASE_URL")
+    assert secret_env(deployment)["ENCRYPTION_KEYS"] == (
+        "alice-report-ingestor-keks",
+        "ENCRYPTION_KEYS",
+    )
 
 
 def test_config_map_holds_real_non_secret_settings(rendered: dict[str, dict[str, Any]]) -> None:
@@ -220,6 +226,7 @@ def test_config_map_holds_real_non_secret_settings(rendered: dict[str, dict[str,
     assert not set(data) & _secret_settings()
     from_secret = dict.fromkeys(secret_env(container(rendered["Deployment"])), "from-a-secret")
     from_secret["DATABASE_URL"] = "postgresql://runtime:pw@db:5432/alice_report_ingestor"
+    from_secret["ENCRYPTION_KEYS"] = "k1:" + base64.b64encode(bytes(32)).decode()
     settings = Settings(**{k.lower(): v for k, v in {**data, **from_secret}.items()})
     assert settings.http_port == 8080
 

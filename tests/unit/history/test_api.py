@@ -10,6 +10,8 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from service.crypto import DataKeys, Keyring
+from service.crypto.keyring import new_kek_text, parse_keys
 from service.errors import StorageUnavailable
 from service.history.api import HistoryApi
 from service.history.tokens import caller, parse_tokens
@@ -17,6 +19,8 @@ from service.settings import Settings
 
 TOKEN = "s3cret-token-for-tests-0001"
 TOKENS = parse_tokens(SecretStr(f"reviewer-tool:{TOKEN}, ops:another-token-of-length"))
+
+KEYS = DataKeys(Keyring.of(parse_keys(new_kek_text("unit"))))
 
 
 class NoDatabase:
@@ -76,7 +80,7 @@ class DownDatabase:
 async def _get(
     path: str, headers: dict[str, str] | None = None, database: Any = None
 ) -> httpx.Response:
-    app = HistoryApi(database=database or NoDatabase(), tokens=TOKENS)
+    app = HistoryApi(database=database or NoDatabase(), data_keys=KEYS, tokens=TOKENS)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://history") as client:
         return await client.get(path, headers=headers or {})

@@ -7,13 +7,17 @@ import socket
 import httpx
 import pytest
 
+from service.crypto import DataKeys, Keyring
+from service.crypto.keyring import new_kek_text, parse_keys
 from service.history.api import HistoryApi
 from service.history.server import HistoryServer
 from tests.unit.history.test_api import TOKENS, NoDatabase
 
+KEYS = DataKeys(Keyring.of(parse_keys(new_kek_text("unit"))))
+
 
 def _app() -> HistoryApi:
-    return HistoryApi(database=NoDatabase(), tokens=TOKENS)  # type: ignore[arg-type]
+    return HistoryApi(database=NoDatabase(), data_keys=KEYS, tokens=TOKENS)  # type: ignore[arg-type]
 
 
 async def test_serves_until_stopped() -> None:
