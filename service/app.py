@@ -32,6 +32,7 @@ from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import OnboardingCompleted
 from service.metrics import Metrics
+from service.minimise import Minimiser
 from service.privacy.erasure import Erasure, UserDeleter
 from service.privacy.retention import RetentionPolicy, RetentionTask
 from service.processor import Health, Processor, RetryPolicy
@@ -96,6 +97,7 @@ def _reconciler(
     batcher: WriteBatcher,
     metrics: Metrics,
     relay: OutboxRelay,
+    minimiser: Minimiser,
 ) -> Reconciler:
     """The reconciler, recording through the pipeline's batcher (the same use case path)."""
     return Reconciler(
@@ -111,6 +113,7 @@ def _reconciler(
         full_report_every=settings.reconcile_full_report_every,
         enabled=settings.reconcile_enabled,
         on_committed=relay.notify,
+        minimiser=minimiser,
     )
 
 
@@ -197,6 +200,8 @@ def build_service(
         on_retry=metrics.observe_alice_retry,
         budget_observer=metrics,
     )
+    # One set of rules for every path that stores a report (service/minimise/).
+    minimiser = Minimiser(settings.report_minimisation)
     ingest = Ingest(
         database=database,
         thresholds=Thresholds(
@@ -208,6 +213,7 @@ def build_service(
         output_topic=settings.kafka_output_topic,
         dlq_topic=settings.kafka_dlq_topic,
         erasure_tombstone_hours=settings.erasure_tombstone_hours,
+        minimiser=minimiser,
     )
     erasure = build_erasure(settings, database, alice)
     retention = RetentionTask(
@@ -233,7 +239,13 @@ def build_service(
         on_committed=relay.notify,
     )
     reconciler = _reconciler(
-        settings, database=database, alice=alice, batcher=batcher, metrics=metrics, relay=relay
+        settings,
+        database=database,
+        alice=alice,
+        batcher=batcher,
+        metrics=metrics,
+        relay=relay,
+        minimiser=minimiser,
     )
     progress = Progress()
     memory = ByteBudget(settings.max_body_bytes_in_flight, on_wait=metrics.body_budget_waits.inc)
@@ -255,6 +267,7 @@ def build_service(
         memory=memory,
         body_reservation=settings.alice_max_response_bytes * BODY_MEMORY_FACTOR,
         erasure=erasure,
+        minimiser=minimiser,
     )
     consumer_box: list[Consumer] = []
     scheduler = KeyedScheduler(
