@@ -50,8 +50,9 @@ def parse_rules(text: str) -> tuple[str, ...]:
 
     Raises ValueError naming an unknown rule, so that a typo never stores what it meant to drop.
     """
-    names = {part.strip().lower() for part in text.split(",") if part.strip()}
-    names.discard(NONE)
+    # Also takes "('mrz', 'media_links')" and "[...]", as Python prints a tuple or a list.
+    names = {part.strip(" '\"()[]").lower() for part in text.split(",")}
+    names -= {"", NONE}
     unknown = sorted(names - set(RULES))
     if unknown:
         raise ValueError(f"unknown minimisation rules {unknown}; known: {', '.join(RULES)}")

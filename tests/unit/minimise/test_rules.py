@@ -14,6 +14,13 @@ def test_rules_are_read_from_comma_separated_names_in_a_fixed_order() -> None:
     assert parse_rules(" MRZ, media_links ,mrz,,device_ips") == ("media_links", "device_ips", "mrz")
 
 
+def test_rules_printed_by_python_read_back() -> None:
+    """A tuple or list as Python prints it (how the tests pass settings to a subprocess)."""
+    assert parse_rules(str(("mrz", "media_links"))) == ("media_links", "mrz")
+    assert parse_rules(str(["device_ips"])) == ("device_ips",)
+    assert parse_rules(str(())) == ()
+
+
 @pytest.mark.parametrize("text", ["none", "", " , ", "NONE"])
 def test_none_or_nothing_means_no_rule(text: str) -> None:
     """`none` (or an empty list) keeps whole reports."""
