@@ -228,6 +228,22 @@ def test_numbers_and_text_survive_re_encoding() -> None:
     assert "ESPAÑOLA".encode() in after
 
 
+def test_a_report_nested_beyond_what_validation_reads_is_refused() -> None:
+    """A report nested too deep to be written back (and to be validated) is refused, never
+    stored whole."""
+    envelope = json.loads(EXAMPLE_BYTES)
+    deep: list[Any] = []
+    envelope["report"]["selfies"][0]["unknown"] = deep
+    for _ in range(300):
+        deep.append([])
+        deep = deep[0]
+    body = json.dumps(envelope).encode()
+    with pytest.raises(InvalidReport, match="not encodable"):
+        Minimiser(DEFAULT_RULES).body(body)
+    with pytest.raises(InvalidReport, match="recursion limit"):
+        parse_report(body)
+
+
 def _refresh_links(body: bytes, signature: str) -> bytes:
     return body.replace(b'/download"', f'/download?sig={signature}"'.encode())
 
