@@ -124,12 +124,14 @@ class Minimiser:
         return changed
 
     def _fields_of(self, fields: Any) -> bool:
-        if not self._fields:
+        if not self._fields or not isinstance(fields, list):
             return False
         changed = False
-        for field in _dicts(fields):
-            name = field.get("name")
-            action = self._fields.get(name) if isinstance(name, str) else None
+        actions = self._fields
+        for field in fields:
+            # The hot loop (every field of every side): no generator, one lookup per field.
+            name = field.get("name") if isinstance(field, dict) else None
+            action = actions.get(name) if isinstance(name, str) else None
             if action is None:
                 continue
             value = field.get("value")
