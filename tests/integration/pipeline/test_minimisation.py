@@ -198,3 +198,57 @@ async def test_without_minimisation_a_re_signed_report_is_a_new_snapshot(
     assert await pg.fetchval("SELECT count(*) FROM outbox WHERE user_id = $1", user_id) == (
         announced
     )
+
+
+@pytest.fixture
+async def only_this_tests_users(pg: asyncpg.Connection) -> AsyncIterator[None]:
+    """Users of earlier tests (one database per session) are kept out of reconciliation."""
+    await pg.execute(
+        "UPDATE users SET reconcile_state = 'other_test' WHERE reconcile_state IS NULL"
+    )
+    yield
+    await pg.execute("UPDATE users SET reconcile_state = NULL WHERE reconcile_state = 'other_test'")
+
+
+@pytest.mark.usefixtures("only_this_tests_users")
+async def test_the_reconciler_hashes_the_minimised_report_too(
+    make_settings: SettingsFactory,
+    emulator: AliceEmulator,
+    proxy: SigningProxy,
+    producer: Producer,
+    pg: asyncpg.Connection,
+) -> None:
+    """The reconciler's full-report checks of a user whose report only gets re-signed links
+    record `unchanged` under their reconcile ids: one snapshot, nothing more in the outbox."""
+    user_id = str(uuid.uuid4())
+    emulator.create_user(user_id, state="TO_REVIEW")
+    settings = make_settings(
+        alice_api_url=proxy.url,
+        reconcile_enabled=True,
+        reconcile_interval_s=1.0,
+        reconcile_backoff_s=(1.0,),
+        reconcile_full_report_every=1,
+    )
+    async with running(settings):
+        await producer.send({"user_id": user_id, "event_id": "rec-1"})
+        await eventually(lambda: _stored_outcome(pg, "event:rec-1"))
+        announced = await pg.fetchval("SELECT count(*) FROM outbox WHERE user_id = $1", user_id)
+
+        async def checked_twice() -> bool:
+            outcomes = await pg.fetch(
+                "SELECT outcome FROM inbox WHERE message_id LIKE $1", f"reconcile:{user_id}:%"
+            )
+            return len(outcomes) >= 2
+
+        await eventually(checked_twice, timeout=60.0)
+    outcomes = await pg.fetch(
+        "SELECT outcome FROM inbox WHERE message_id LIKE $1", f"reconcile:{user_id}:%"
+    )
+    assert {o["outcome"] for o in outcomes} == {"unchanged"}
+    assert len(proxy.reports) >= 3  # the input's fetch and two checks, each signed anew
+    assert len(set(proxy.reports)) == len(proxy.reports)
+    count = await pg.fetchval("SELECT count(*) FROM report_snapshots WHERE user_id = $1", user_id)
+    assert count == 1
+    assert await pg.fetchval("SELECT count(*) FROM outbox WHERE user_id = $1", user_id) == (
+        announced
+    )
