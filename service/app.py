@@ -34,6 +34,7 @@ from service.kafka import KafkaPublisher, client_options, faststream_security
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import OnboardingCompleted
 from service.metrics import Metrics
+from service.minimise import Minimiser
 from service.privacy.erasure import Erasure, UserDeleter
 from service.privacy.retention import RetentionPolicy, RetentionTask
 from service.processor import Processor, RetryPolicy
@@ -101,6 +102,7 @@ def _reconciler(
     batcher: WriteBatcher,
     metrics: Metrics,
     relay: OutboxRelay,
+    minimiser: Minimiser,
 ) -> Reconciler:
     """The reconciler, recording through the pipeline's batcher (the same use case path)."""
     return Reconciler(
@@ -116,6 +118,7 @@ def _reconciler(
         full_report_every=settings.reconcile_full_report_every,
         enabled=settings.reconcile_enabled,
         on_committed=relay.notify,
+        minimiser=minimiser,
     )
 
 
@@ -212,6 +215,8 @@ def build_service(
         on_retry=metrics.observe_alice_retry,
         budget_observer=metrics,
     )
+    # One set of rules for every path that stores a report (service/minimise/).
+    minimiser = Minimiser(settings.report_minimisation)
     ingest = Ingest(
         database=database,
         thresholds=Thresholds(
@@ -224,6 +229,7 @@ def build_service(
         dlq_topic=settings.kafka_dlq_topic,
         data_keys=data_keys,
         erasure_tombstone_hours=settings.erasure_tombstone_hours,
+        minimiser=minimiser,
     )
     erasure = build_erasure(settings, database, alice, data_keys)
     retention = RetentionTask(
@@ -249,7 +255,13 @@ def build_service(
         on_committed=relay.notify,
     )
     reconciler = _reconciler(
-        settings, database=database, alice=alice, batcher=batcher, metrics=metrics, relay=relay
+        settings,
+        database=database,
+        alice=alice,
+        batcher=batcher,
+        metrics=metrics,
+        relay=relay,
+        minimiser=minimiser,
     )
     progress = Progress()
     memory = ByteBudget(settings.max_body_bytes_in_flight, on_wait=metrics.body_budget_waits.inc)
@@ -272,6 +284,7 @@ def build_service(
         memory=memory,
         body_reservation=settings.alice_max_response_bytes * BODY_MEMORY_FACTOR,
         erasure=erasure,
+        minimiser=minimiser,
     )
     consumer_box: list[Consumer] = []
     scheduler = KeyedScheduler(

@@ -5,7 +5,9 @@ is a duplicate and does nothing), lock the users' rows, store a snapshot only wh
 content changed and the report is not older than the stored one (`service.freshness`: an older
 report is recorded as outcome `stale` and stores and derives nothing), upsert its events, derive
 changes against the previous snapshot with the pure `derive_events`, and queue them in the
-outbox. Report bodies, user events and quarantined inputs are sealed under the user's data key
+outbox. Every report is minimised first (`read_report`, service/minimise/): the content hash,
+the validated report, the derivation and the stored snapshot all see the minimised report.
+Report bodies, user events and quarantined inputs are sealed under the user's data key
 (service/crypto/) just before the write: the key comes with the user's row lock, and a user
 without one gets it in one more statement for the whole batch. A batch that PostgreSQL refuses
 is retried one message per transaction, so one bad message never fails its batch-mates.
@@ -36,6 +38,7 @@ from service.errors import (
 from service.events.kafka import to_kafka
 from service.freshness import ReportOrder
 from service.messages import dead_letter_headers, derived_event_id
+from service.minimise import DEFAULT_RULES, Minimiser
 from service.privacy.tombstones import ERASED_OUTCOME, refuse_erased
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
@@ -55,9 +58,10 @@ DEAD_LETTERED: Final = "dead_lettered"
 class Fetched:
     """A message whose report was fetched, ready to record.
 
-    `parsed` is None when the worker expected the report to be unchanged (its content hash
-    equals the last one recorded for the user): validation is then skipped unless the
-    database says otherwise.
+    `content_hash` is the hash of the minimised body. `parsed` is the minimised, validated
+    report, or None when the worker expected the report to be unchanged (the body it fetched
+    is the one it fetched last time): `body` may then be the body as fetched, which is
+    minimised and validated only if the database says the report changed after all.
     """
 
     ref: MessageRef
@@ -92,8 +96,23 @@ class DeadLetter:
 
 
 def content_hash(body: bytes) -> bytes:
-    """The snapshot's content hash: SHA-256 of the exact body Alice sent."""
+    """SHA-256 of a body; the snapshot's content hash is that of its minimised body."""
     return hashlib.sha256(body).digest()
+
+
+def read_report(raw: bytes, *, user_id: str, minimiser: Minimiser) -> ParsedReport:
+    """Minimise a fetched body, then validate it: `parsed.raw` is the body hashed and stored.
+
+    The one way a fetched report enters the service (the pipeline, the reconciler and the
+    use case's own fallback call it). An invalid report carries its minimised body to the
+    quarantine (the body as fetched when it is not JSON: there is nothing to minimise).
+    """
+    body = minimiser.body(raw)
+    try:
+        return parse_report(body, expected_user_id=user_id)
+    except InvalidReport as invalid:
+        invalid.body = body
+        raise
 
 
 class Ingest:
@@ -108,7 +127,9 @@ class Ingest:
         dlq_topic: str,
         data_keys: DataKeys,
         erasure_tombstone_hours: float = 24.0,
+        minimiser: Minimiser | None = None,
     ) -> None:
+        self._minimiser = minimiser or Minimiser(DEFAULT_RULES)
         self._tombstone_hours = erasure_tombstone_hours
         self._data_keys = data_keys
         self._database = database
@@ -181,9 +202,10 @@ class Ingest:
                 continue
             try:
                 # Parsed by the worker unless it expected an unchanged report (hash cache).
-                parsed = item.parsed or parse_report(item.body, expected_user_id=item.user_id)
+                parsed = item.parsed or read_report(
+                    item.body, user_id=item.user_id, minimiser=self._minimiser
+                )
             except InvalidReport as invalid:
-                invalid.body = item.body
                 results[message_id] = invalid
                 continue
             report = parsed.report
@@ -222,7 +244,7 @@ class Ingest:
                     face_liveness=summary.face_liveness if summary else None,
                     report_created_at=report.created_at,
                     content_hash=item.content_hash,
-                    body=item.body,
+                    body=parsed.raw,
                 )
             )
             events.extend(
@@ -232,8 +254,9 @@ class Ingest:
                     type=event.type or "",
                     occurred_on=event.occurred_on,
                     version=event.version,
-                    # The event as validated (every key kept; timestamps in ISO UTC form).
-                    body=event.__pydantic_serializer__.to_json(event),
+                    # The event as validated: the keys it came with (none added as null, so
+                    # a part minimisation dropped stays absent), timestamps in ISO UTC form.
+                    body=event.__pydantic_serializer__.to_json(event, exclude_unset=True),
                     message_id=message_id,
                 )
                 for event in report.events

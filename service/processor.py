@@ -43,7 +43,6 @@ from service.errors import (
     AliceUnavailable,
     IngestorError,
     InternalError,
-    InvalidReport,
     PermanentError,
     StorageOutage,
     StorageUnavailable,
@@ -58,14 +57,15 @@ from service.ingest import (
     Ingest,
     Recorded,
     content_hash,
+    read_report,
 )
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import ERASURE_REQUESTED_KIND, InputEvent, offset_message_id
 from service.metrics import Metrics
+from service.minimise import DEFAULT_RULES, Minimiser
 from service.privacy.erasure import Erasure, ErasureRequest
 from service.privacy.tombstones import ERASED_OUTCOME
 from service.recovery import Health
-from service.report import parse_report
 from service.scheduler import Work
 from service.store.repository import MessageRef
 from service.tracing import trace_headers
@@ -83,23 +83,26 @@ class Intake:
 
 
 class HashCache:
-    """The content hash last recorded for each user (bounded, least recently used out).
+    """The last body fetched for each user, by hash (bounded, least recently used out).
 
-    A report whose hash equals it is most likely unchanged, so the worker skips validating it;
-    the transaction compares with the stored hash and validates after all if they differ.
+    For each user: the hash of the body as fetched and the content hash it was recorded under
+    (that of its minimised body). A body whose hash equals the first is most likely unchanged,
+    so the worker skips minimising and validating it and hands the second to the transaction,
+    which compares it with the stored hash and reads the body after all if they differ.
     """
 
     def __init__(self, *, max_entries: int) -> None:
         self._max = max_entries
-        self._hashes: OrderedDict[str, bytes] = OrderedDict()
+        self._hashes: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
 
-    def get(self, user_id: str) -> bytes | None:
-        """The last recorded hash of the user's report, if known."""
-        return self._hashes.get(user_id)
+    def get(self, user_id: str, fetched: bytes) -> bytes | None:
+        """The content hash recorded for this exact fetched body of the user, if known."""
+        known = self._hashes.get(user_id)
+        return known[1] if known is not None and known[0] == fetched else None
 
-    def remember(self, user_id: str, digest: bytes) -> None:
-        """Note the hash of the report just recorded for the user."""
-        self._hashes[user_id] = digest
+    def remember(self, user_id: str, fetched: bytes, recorded: bytes) -> None:
+        """Note the hash of the body just fetched and the content hash it was recorded under."""
+        self._hashes[user_id] = (fetched, recorded)
         self._hashes.move_to_end(user_id)
         if len(self._hashes) > self._max:
             self._hashes.popitem(last=False)
@@ -142,7 +145,9 @@ class Processor:
         memory: ByteBudget | None = None,
         body_reservation: int = 0,
         erasure: Erasure | None = None,
+        minimiser: Minimiser | None = None,
     ) -> None:
+        self._minimiser = minimiser or Minimiser(DEFAULT_RULES)
         self._erasure = erasure
         # Bytes reserved per fetch (the worst case of one body); see service/memory.py.
         self._memory = memory or ByteBudget(limit=1)
@@ -221,14 +226,14 @@ class Processor:
                     body = await self._source.fetch_report(event.user_id)
                 held.shrink_to(len(body) * BODY_MEMORY_FACTOR)
                 self._health.success("alice")
-                digest = content_hash(body)
+                fetched_hash = content_hash(body)
                 parsed = None
-                if self._last_hashes.get(event.user_id) != digest:
-                    try:
-                        parsed = parse_report(body, expected_user_id=event.user_id)
-                    except InvalidReport as invalid:
-                        invalid.body = body
-                        raise
+                digest = self._last_hashes.get(event.user_id, fetched_hash)
+                if digest is None:
+                    # Minimised before it is hashed, validated and stored (service/minimise/).
+                    parsed = read_report(body, user_id=event.user_id, minimiser=self._minimiser)
+                    body = parsed.raw
+                    digest = content_hash(body)
                 dependency = "database"
                 fetched = Fetched(
                     ref,
@@ -244,7 +249,7 @@ class Processor:
                 if isinstance(outcome, IngestorError):
                     raise outcome  # noqa: TRY301 - handled by the same policy as a raised one
                 self._health.success("database")
-                self._last_hashes.remember(event.user_id, digest)
+                self._last_hashes.remember(event.user_id, fetched_hash, digest)
                 return outcome, attempts
             except TransientError as error:
                 held.close()  # nothing is held while backing off

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from service.crypto.keyring import parse_keys
 from service.history.tokens import parse_tokens
 from service.memory import BODY_MEMORY_FACTOR
+from service.minimise import DEFAULT_RULES, parse_rules
 
 ALICE_PRODUCTION_URL = "https://apis.alicebiometrics.com/onboarding"
 ALICE_SANDBOX_URL = "https://apis.sandbox.alicebiometrics.com/onboarding"
@@ -122,6 +123,8 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr | None = None
     encryption_key_cache_size: int = Field(default=10_000, ge=1)
     environment: Literal["production", "development"] = "production"
+    # Comma-separated rule names (service/minimise/rules.py), or "none": read by the validator.
+    report_minimisation: Annotated[tuple[str, ...], NoDecode] = DEFAULT_RULES
 
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP
@@ -183,6 +186,15 @@ class Settings(BaseSettings):
     def _positive_steps(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(step <= 0 for step in value):
             raise ValueError("RECONCILE_BACKOFF_S steps must be positive seconds")
+        return value
+
+    @field_validator("report_minimisation", mode="before")
+    @classmethod
+    def _rules_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_rules(value)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return parse_rules(",".join(str(v) for v in value))
         return value
 
     @model_validator(mode="after")

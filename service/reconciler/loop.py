@@ -25,6 +25,7 @@ from service.errors import AliceUserNotFound, IngestorError, PermanentError, Tra
 from service.ingest import STORED, Fetched, Recorded, content_hash
 from service.messages import USER_DELETED_UPSTREAM
 from service.metrics import Metrics
+from service.minimise import DEFAULT_RULES, Minimiser
 from service.reconciler import schedule
 from service.reconciler.checks import AliceChecks
 from service.reconciler.policy import (
@@ -72,7 +73,9 @@ class Reconciler:
         full_report_every: int,
         on_committed: Callable[[], None],
         enabled: bool = True,
+        minimiser: Minimiser | None = None,
     ) -> None:
+        self._minimiser = minimiser or Minimiser(DEFAULT_RULES)
         self._enabled = enabled
         self._database = database
         self._alice = alice
@@ -194,7 +197,9 @@ class Reconciler:
             full_report_every=self._full_report_every,
         ):
             return UNCHANGED
-        body = await self._alice.report(check.user_id)
+        # Hashed minimised, as the pipeline does (service/minimise/): a report that differs
+        # only in a part that is not stored is unchanged. Validated only if it changed.
+        body = self._minimiser.body(await self._alice.report(check.user_id))
         recorded = await self._recorder.record(
             Fetched(check.ref, check.user_id, body, content_hash(body), None, datetime.now(UTC))
         )

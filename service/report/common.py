@@ -53,6 +53,8 @@ class BoundingBox(AliceModel):
 class Href(AliceModel):
     """One media resource: its download link, extension and the regions found in it."""
 
-    href: str
+    # Alice always sends it; a stored report minimised by `media_links` (service/minimise/)
+    # has none, and must still read.
+    href: str | None = None
     extension: str | None = None
     objects: NullableDict[BoundingBox] = Field(default_factory=dict)

@@ -82,7 +82,11 @@ async def test_erase_leaves_no_trace_and_export_held_everything(
     emulator.create_user(user_id, state="TO_REVIEW")
     reports = [emulator.report(user_id)]
     output = await read_topic(topics.output)
-    settings = make_settings(kafka_group_id=f"g-erase-{uuid.uuid4().hex[:8]}")
+    # Whole reports stored (REPORT_MINIMISATION=none): the export is checked against the
+    # reports as Alice sent them, and erasure must find every value a whole report holds.
+    settings = make_settings(
+        kafka_group_id=f"g-erase-{uuid.uuid4().hex[:8]}", report_minimisation=()
+    )
     env = {**settings_env(settings), "PYTHONWARNINGS": "ignore"}
     async with running(settings):
         await producer.send({"user_id": user_id, "event_id": "e-1"})
