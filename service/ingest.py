@@ -96,8 +96,16 @@ class DeadLetter:
 
 
 def content_hash(body: bytes) -> bytes:
-    """SHA-256 of a body; the snapshot's content hash is that of its minimised body."""
-    return hashlib.sha256(body).digest()
+    """BLAKE2b-256 of a body; the snapshot's content hash is that of its minimised body.
+
+    BLAKE2b rather than SHA-256: as collision-resistant, and 2.6x cheaper where the CPU has no
+    SHA instructions (this 2-core VM: 68 us against 180 us for a 31 KB report), and every
+    fetched report is hashed twice (the body as received, for the hash cache; the minimised
+    body, for change detection). Hashes stored before this change (SHA-256) simply differ
+    from the new ones: each user's next report is one more snapshot, as after turning a
+    minimisation rule on.
+    """
+    return hashlib.blake2b(body, digest_size=32).digest()
 
 
 def read_report(raw: bytes, *, user_id: str, minimiser: Minimiser) -> ParsedReport:
