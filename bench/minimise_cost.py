@@ -25,7 +25,7 @@ import orjson
 
 from emulator.state import UserRegistry
 from service.ingest import content_hash
-from service.minimise import DEFAULT_RULES, Minimiser
+from service.minimise import RECOMMENDED_RULES, Minimiser
 from service.report import parse_report
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "report-example.json"
@@ -66,7 +66,7 @@ def _emulator_body() -> bytes:
 
 def measure(label: str, body: bytes, number: int) -> None:
     """Print the before/after cost of a changed report and the parts of the minimisation."""
-    minimiser = Minimiser(DEFAULT_RULES)
+    minimiser = Minimiser(RECOMMENDED_RULES)
     minimised = minimiser.body(body)
 
     def before() -> None:

@@ -38,7 +38,7 @@ from service.errors import (
 from service.events.kafka import to_kafka
 from service.freshness import ReportOrder
 from service.messages import dead_letter_headers, derived_event_id
-from service.minimise import DEFAULT_RULES, Minimiser
+from service.minimise import Minimiser
 from service.privacy.tombstones import ERASED_OUTCOME, refuse_erased
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
@@ -137,7 +137,7 @@ class Ingest:
         erasure_tombstone_hours: float = 24.0,
         minimiser: Minimiser | None = None,
     ) -> None:
-        self._minimiser = minimiser or Minimiser(DEFAULT_RULES)
+        self._minimiser = minimiser or Minimiser(())
         self._tombstone_hours = erasure_tombstone_hours
         self._data_keys = data_keys
         self._database = database

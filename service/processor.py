@@ -62,7 +62,7 @@ from service.ingest import (
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import ERASURE_REQUESTED_KIND, InputEvent, offset_message_id
 from service.metrics import Metrics
-from service.minimise import DEFAULT_RULES, Minimiser
+from service.minimise import RECOMMENDED_RULES, Minimiser
 from service.privacy.erasure import Erasure, ErasureRequest
 from service.privacy.tombstones import ERASED_OUTCOME
 from service.recovery import Health
@@ -147,7 +147,7 @@ class Processor:
         erasure: Erasure | None = None,
         minimiser: Minimiser | None = None,
     ) -> None:
-        self._minimiser = minimiser or Minimiser(DEFAULT_RULES)
+        self._minimiser = minimiser or Minimiser(RECOMMENDED_RULES)
         self._erasure = erasure
         # Bytes reserved per fetch (the worst case of one body); see service/memory.py.
         self._memory = memory or ByteBudget(limit=1)

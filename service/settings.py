@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from service.crypto.keyring import parse_keys
 from service.history.tokens import parse_tokens
 from service.memory import BODY_MEMORY_FACTOR
-from service.minimise import DEFAULT_RULES, parse_rules
+from service.minimise import parse_rules
 
 ALICE_PRODUCTION_URL = "https://apis.alicebiometrics.com/onboarding"
 ALICE_SANDBOX_URL = "https://apis.sandbox.alicebiometrics.com/onboarding"
@@ -124,7 +124,9 @@ class Settings(BaseSettings):
     encryption_key_cache_size: int = Field(default=10_000, ge=1)
     environment: Literal["production", "development"] = "production"
     # Comma-separated rule names (service/minimise/rules.py), or "none": read by the validator.
-    report_minimisation: Annotated[tuple[str, ...], NoDecode] = DEFAULT_RULES
+    # Off by default: minimising re-encodes every changed report, about 20 % more CPU per event
+    # in `make bench`, over the 10 % a new capability may cost; README "Minimisation".
+    report_minimisation: Annotated[tuple[str, ...], NoDecode] = ()
 
     # --- HTTP, logs, tracing -------------------------------------------------------------------
     http_host: str = "0.0.0.0"  # noqa: S104 - a pod must accept probes on its own IP

@@ -6,11 +6,11 @@ is applied to every fetched report before it is hashed for change detection, val
 derived from and stored, so a report that differs from the stored one only in a removed part
 (a refreshed media link) is unchanged.
 
-    minimiser = Minimiser(DEFAULT_RULES)
+    minimiser = Minimiser(RECOMMENDED_RULES)
     stored = minimiser.body(raw)      # the same bytes object when nothing was removed
 """
 
-from service.minimise.rules import DEFAULT_RULES, RULES, parse_rules
+from service.minimise.rules import RECOMMENDED_RULES, RULES, parse_rules
 from service.minimise.transform import Minimiser
 
-__all__ = ["DEFAULT_RULES", "RULES", "Minimiser", "parse_rules"]
+__all__ = ["RECOMMENDED_RULES", "RULES", "Minimiser", "parse_rules"]

@@ -32,8 +32,8 @@ RULES: Final[dict[str, str]] = {
     EXTERNAL_USER_DATA: "`summary.external_user_data` (name and e-mail given at user creation)",
 }
 
-# Data minimisation by default: everything no derived event and no change detection reads.
-DEFAULT_RULES: Final = (MEDIA_LINKS, BOUNDING_BOXES, DEVICE_IPS, DOCUMENT_NUMBER_LAST4, MRZ)
+# The recommended set (README): everything no derived event and no change detection reads.
+RECOMMENDED_RULES: Final = (MEDIA_LINKS, BOUNDING_BOXES, DEVICE_IPS, DOCUMENT_NUMBER_LAST4, MRZ)
 
 # Document fields holding a document's own number: the number fields of every known document
 # type, the Spanish ID card's support number, and the emulator's name for unknown types.

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from emulator import AliceEmulator
 from service.crypto.reader import event_of, report_of
+from service.minimise import RECOMMENDED_RULES as RECOMMENDED
 from tests.integration.pipeline.conftest import (
     Producer,
     ReaderFactory,
@@ -113,7 +114,7 @@ async def test_a_stored_snapshot_is_minimised_and_a_re_signed_report_is_unchange
     topics: Topics,
     pg: asyncpg.Connection,
 ) -> None:
-    """Under the default rules: the snapshot and user events hold no media link or IP, every
+    """Under the recommended rules: the snapshot and user events hold no media link or IP, every
     document number keeps four characters, no MRZ; the second fetch, whose media links alone
     changed, is `unchanged`: no second snapshot, no outbox row, no derived event on the topic
     (a sentinel user's events, published after it, arrive first)."""
@@ -121,7 +122,7 @@ async def test_a_stored_snapshot_is_minimised_and_a_re_signed_report_is_unchange
     emulator.create_user(user_id, state="TO_REVIEW", features=["several_devices"])
     emulator.create_user(sentinel, state="TO_REVIEW")
     output = await read_topic(topics.output)
-    async with running(make_settings(alice_api_url=proxy.url)):
+    async with running(make_settings(alice_api_url=proxy.url, report_minimisation=RECOMMENDED)):
         await producer.send({"user_id": user_id, "event_id": "min-1"})
         await eventually(lambda: _stored_outcome(pg, "event:min-1"))
         announced = await pg.fetchval("SELECT count(*) FROM outbox WHERE user_id = $1", user_id)
@@ -235,6 +236,7 @@ async def test_the_reconciler_hashes_the_minimised_report_too(
     emulator.create_user(user_id, state="TO_REVIEW")
     settings = make_settings(
         alice_api_url=proxy.url,
+        report_minimisation=RECOMMENDED,
         reconcile_enabled=True,
         reconcile_interval_s=1.0,
         reconcile_backoff_s=(1.0,),

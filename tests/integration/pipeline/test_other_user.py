@@ -77,15 +77,6 @@ async def test_a_report_for_another_user_is_dead_lettered_not_stored(
     ]
     assert str(quarantined[0]["sealed_for"]) == asked  # sealed under the asked user's key
     keys = await data_keys_of(pg, quarantined)
-    kept = quarantined_of(quarantined[0], keys)[1]
-    assert kept is not None
-    # The quarantine keeps the report as stored reports are kept: minimised by the default
-    # REPORT_MINIMISATION (no media links, no IPs), the rest as Alice sent it.
-    assert json.loads(kept)["report"]["user_id"] == other
-    assert (
-        json.loads(kept)["report"]["events"][0]["id"]
-        == json.loads(body)["report"]["events"][0]["id"]
-    )
-    assert b"/download" in body
-    assert b"/download" not in kept
-    assert b'"ip"' not in kept
+    # The quarantine keeps the report as stored reports are kept: whole (REPORT_MINIMISATION
+    # is off by default), the bytes Alice sent.
+    assert quarantined_of(quarantined[0], keys)[1] == body

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.derive import Thresholds, derive_events
-from service.minimise import DEFAULT_RULES, RULES, Minimiser
+from service.minimise import RECOMMENDED_RULES, RULES, Minimiser
 from service.report import parse_report
 from tests.unit.minimise.conftest import emulator_report, real_shaped_bodies
 
@@ -32,7 +32,7 @@ def test_the_default_rules_change_no_derived_event(label: str, body: bytes) -> N
     events, with the same ids and data, minimised by the default rules as whole."""
     whole = derived(body)
     assert whole, label
-    assert derived(Minimiser(DEFAULT_RULES).body(body)) == whole
+    assert derived(Minimiser(RECOMMENDED_RULES).body(body)) == whole
 
 
 def test_birth_dates_leave_the_under_age_risk_without_an_age() -> None:

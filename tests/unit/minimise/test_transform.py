@@ -10,7 +10,7 @@ import pytest
 
 from service.errors import InvalidReport
 from service.ingest import read_report
-from service.minimise import DEFAULT_RULES, RULES, Minimiser
+from service.minimise import RECOMMENDED_RULES, RULES, Minimiser
 from service.report import parse_report
 from tests.unit.minimise.conftest import (
     EXAMPLE_BYTES,
@@ -202,7 +202,7 @@ def test_a_report_without_the_parts_is_kept_byte_for_byte() -> None:
     body = json.dumps(
         {"report": {"id": USER_ID, "user_id": USER_ID, "summary": None, "selfies": None}}
     ).encode()
-    assert Minimiser(DEFAULT_RULES).body(body) is body
+    assert Minimiser(RECOMMENDED_RULES).body(body) is body
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_a_report_without_the_parts_is_kept_byte_for_byte() -> None:
 )
 def test_a_body_that_is_not_a_report_is_left_for_validation(body: bytes) -> None:
     """Not JSON, or no report object: returned as is, and validation refuses it as before."""
-    assert Minimiser(DEFAULT_RULES).body(body) is body
+    assert Minimiser(RECOMMENDED_RULES).body(body) is body
     with pytest.raises(InvalidReport):
         parse_report(body)
 
@@ -239,7 +239,7 @@ def test_a_report_nested_beyond_what_validation_reads_is_refused() -> None:
         deep = deep[0]
     body = json.dumps(envelope).encode()
     with pytest.raises(InvalidReport, match="not encodable"):
-        Minimiser(DEFAULT_RULES).body(body)
+        Minimiser(RECOMMENDED_RULES).body(body)
     with pytest.raises(InvalidReport, match="recursion limit"):
         parse_report(body)
 
@@ -254,7 +254,7 @@ def test_a_refreshed_media_link_leaves_the_minimised_report_equal(label: str, bo
     same content hash); without the rule they differ."""
     first, second = _refresh_links(body, "a1"), _refresh_links(body, "b2")
     assert first != second
-    minimiser = Minimiser(DEFAULT_RULES)
+    minimiser = Minimiser(RECOMMENDED_RULES)
     assert minimiser.body(first) == minimiser.body(second)
     assert Minimiser(["mrz"]).body(first) != Minimiser(["mrz"]).body(second)
 
@@ -277,9 +277,9 @@ def test_read_report_stores_what_it_validated() -> None:
     parsed = read_report(
         EXAMPLE_BYTES,
         user_id=json.loads(EXAMPLE_BYTES)["report"]["user_id"],
-        minimiser=Minimiser(DEFAULT_RULES),
+        minimiser=Minimiser(RECOMMENDED_RULES),
     )
-    assert parsed.raw == Minimiser(DEFAULT_RULES).body(EXAMPLE_BYTES)
+    assert parsed.raw == Minimiser(RECOMMENDED_RULES).body(EXAMPLE_BYTES)
     media = parsed.report.selfies[0].media
     assert {name: m.href for name, m in media.items()} == dict.fromkeys(media)
     assert {m.extension for m in media.values()} == {"mp4", "jpg"}
