@@ -62,7 +62,7 @@ from service.ingest import (
 from service.memory import BODY_MEMORY_FACTOR, ByteBudget
 from service.messages import ERASURE_REQUESTED_KIND, InputEvent, offset_message_id
 from service.metrics import Metrics
-from service.minimise import RECOMMENDED_RULES, Minimiser
+from service.minimise import Minimiser
 from service.privacy.erasure import Erasure, ErasureRequest
 from service.privacy.tombstones import ERASED_OUTCOME
 from service.recovery import Health
@@ -147,7 +147,7 @@ class Processor:
         erasure: Erasure | None = None,
         minimiser: Minimiser | None = None,
     ) -> None:
-        self._minimiser = minimiser or Minimiser(RECOMMENDED_RULES)
+        self._minimiser = minimiser or Minimiser(())
         self._erasure = erasure
         # Bytes reserved per fetch (the worst case of one body); see service/memory.py.
         self._memory = memory or ByteBudget(limit=1)
@@ -255,10 +255,11 @@ class Processor:
                 held.close()  # nothing is held while backing off
                 self._metrics.transient_failures.labels(error.code).inc()
                 retry_after = error.retry_after if isinstance(error, AliceUnavailable) else None
-                if not not_own_fault(error):
-                    self._health.failure(dependency, event.user_id)
-                    if await self._counts(dependency, attempt_started, event.user_id):
-                        counted += 1
+                # The message's own failure (the dependency works for others) counts.
+                own = not not_own_fault(error) and await self._own(
+                    dependency, attempt_started, event
+                )
+                counted += 1 if own else 0
                 if counted >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts
                 delay = self._retry.delay(attempts, retry_after=retry_after)
@@ -272,7 +273,10 @@ class Processor:
                     attempt=attempts,
                     retry_in_s=round(delay, 2),
                 )
-                await self._wait_for(dependency, delay, since=attempt_started, error=error)
+                # Only an outage's wait ends at the dependency's recovery; a message's own
+                # failure and a wait Alice asked for (Retry-After) are waited out whole.
+                waited_whole = own or retry_after is not None or isinstance(error, AliceThrottled)
+                await self._wait_for(None if waited_whole else dependency, delay)
             except PermanentError as error:
                 return await self._dead_letter(work, event.user_id, error, attempts), attempts
             except Exception as exc:
@@ -299,30 +303,30 @@ class Processor:
                 self._metrics.transient_failures.labels(error.code).inc()
                 if attempts >= self._retry.max_attempts:
                     return await self._dead_letter(work, event.user_id, error, attempts), attempts
-                await self._wait_for("database", self._retry.delay(attempts))
+                # A database outage's wait ends when it is back; Alice's (DELETE /user) is whole.
+                storage = isinstance(error, StorageUnavailable)
+                await self._wait_for("database" if storage else None, self._retry.delay(attempts))
                 continue
             except PermanentError as error:
                 return await self._dead_letter(work, event.user_id, error, attempts), attempts
             self._on_committed()
             return Recorded(DUPLICATE if erased.duplicate else ERASED_OUTCOME), attempts
 
-    async def _wait_for(
-        self,
-        dependency: str,
-        delay: float,
-        *,
-        since: float | None = None,
-        error: TransientError | None = None,
-    ) -> None:
-        """Back off for `delay`, or less: until the dependency's next success (a probe of the
-        database runs meanwhile; Alice's breaker probes Alice). See service/recovery.py.
-        A 429's wait is kept whole: it throttles the API key whatever others see."""
-        if isinstance(error, AliceThrottled):
+    async def _wait_for(self, outage_of: str | None, delay: float) -> None:
+        """Back off for `delay`; during an outage of `outage_of`, only until its next success
+        (a probe of the database runs meanwhile; Alice's breaker probes Alice): see
+        service/recovery.py. With None, the whole delay."""
+        if outage_of is None:
             await asyncio.sleep(delay)
             return
-        if dependency == "database":
-            self._health.probe(dependency, self._ingest.writable)
-        await self._health.pause(dependency, delay, since=since)
+        if outage_of == "database":
+            self._health.probe(outage_of, self._ingest.writable)
+        await self._health.pause(outage_of, delay)
+
+    async def _own(self, dependency: str, since: float, event: InputEvent) -> bool:
+        """Note the failure; whether it is the message's own (it counts towards the bound)."""
+        self._health.failure(dependency, event.user_id)
+        return await self._counts(dependency, since, event.user_id)
 
     async def _counts(self, dependency: str, since: float, key: str) -> bool:
         if self._health.succeeded_since(dependency, since):

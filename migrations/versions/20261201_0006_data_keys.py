@@ -25,6 +25,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The ALTERs below take brief exclusive locks: fail fast (and let the Job retry) rather
+    # than queue behind a long scan with the running service's writes queued behind them.
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.create_table(
         "data_keys",
         sa.Column("user_id", UUID(as_uuid=False), nullable=False),
@@ -61,7 +64,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Sealed rows cannot go back into the JSONB columns without the keys: they are dropped.
+    # Sealed rows cannot go back into the clear columns without the keys, and older code would
+    # read sealed quarantine bytes as clear ones: refuse rather than drop or misread them.
+    sealed = op.get_bind().execute(
+        sa.text(
+            "SELECT EXISTS (SELECT 1 FROM report_snapshots WHERE report_sealed IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM user_events WHERE event_sealed IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM quarantine WHERE sealed_for IS NOT NULL)"
+        )
+    )
+    if sealed.scalar():
+        raise RuntimeError(
+            "0006 cannot be downgraded: sealed rows exist (they would be lost); restore a"
+            " backup taken before the upgrade instead"
+        )
     op.drop_column("quarantine", "sealed_for")
     op.execute("DELETE FROM user_events WHERE event IS NULL")
     op.drop_column("user_events", "event_sealed")

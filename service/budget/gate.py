@@ -163,9 +163,12 @@ class AliceBudget:
         if status == 429:
             hold = DEFAULT_HOLD_S if retry_after is None else retry_after
             self._hold_until = max(self._hold_until, now + min(hold, MAX_HOLD_S))
-        # A failed probe is the outage that opened the breaker seen again, not a new overload:
-        # halving on each would leave the limit at its floor when Alice is back.
-        if status == 429 or (is_failure(status) and not permit.probe):
+        # A failed probe is the outage that opened the breaker seen again: neither a new
+        # overload (halving on each would leave the limit at its floor when Alice is back) nor
+        # a success (growing on each would meet the recovery with more than the outage began).
+        if is_failure(status) and permit.probe:
+            pass
+        elif status == 429 or is_failure(status):
             self._limit.overloaded(permit.epoch)
         else:
             self._limit.succeeded()

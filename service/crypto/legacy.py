@@ -59,8 +59,8 @@ async def seal_legacy(
     for table, (key, clear, sealed, place) in _TABLES.items():
         select = text(
             f"SELECT {key}, user_id::text, {clear} FROM {table}"  # noqa: S608 - fixed names
-            f" WHERE {clear} IS NOT NULL AND {sealed} IS NULL ORDER BY {key}"
-            " LIMIT :n FOR UPDATE"
+            f" WHERE {clear} IS NOT NULL AND {sealed} IS NULL AND {key} > :after"
+            f" ORDER BY {key} LIMIT :n FOR UPDATE"
         )
         update = text(
             f"UPDATE {table} SET {sealed} = x.s, {clear} = NULL FROM unnest("  # noqa: S608
@@ -68,11 +68,15 @@ async def seal_legacy(
             f" AS x(k, s) WHERE {table}.{key} = x.k"
         )
         done = 0
+        # Keyset pagination: each batch starts after the last key sealed, never rescanning
+        # the rows already done (a batch's cost stays that of its own rows).
+        after: int | str = 0 if key == "id" else ""
         while True:
             async with database.transaction() as connection:
-                rows = (await connection.execute(select, {"n": batch_size})).all()
+                rows = (await connection.execute(select, {"n": batch_size, "after": after})).all()
                 if not rows:
                     break
+                after = rows[-1][0]
                 keys = await data_keys.get_or_create(connection, {r[1] for r in rows})
                 values = [
                     seal(keys[user_id], user_id, place, _plaintext(table, value))

@@ -3,8 +3,9 @@
 Asked for by `python -m service erase USER_ID` or by a message on the input topic. In order:
 1. optionally, Alice's `DELETE /user` (ERASURE_DELETE_IN_ALICE; a 404 means already gone);
 2. its own committed transaction: destroy the user's data key (the `KeyShredder`,
-   service/crypto/datakeys.py). From then on every sealed value of the user, in this database
-   and in any backup or copy of it, is unreadable, even if the next step never happens;
+   service/crypto/datakeys.py). From then on every sealed value of the user in this database
+   is unreadable, even if the next step never happens (a backup taken before keeps the wrapped
+   key too: it becomes unreadable when its KEK is rotated out and destroyed; README);
 3. one transaction: take the user's row lock (the one the ingest path takes, so a message in
    flight either commits before and is erased, or waits and meets the tombstone), delete the
    user's rows from every table (predicates.py; a key made meanwhile included), queue

@@ -25,7 +25,7 @@ from service.errors import AliceUserNotFound, IngestorError, PermanentError, Tra
 from service.ingest import STORED, Fetched, Recorded, content_hash
 from service.messages import USER_DELETED_UPSTREAM
 from service.metrics import Metrics
-from service.minimise import RECOMMENDED_RULES, Minimiser
+from service.minimise import Minimiser
 from service.reconciler import schedule
 from service.reconciler.checks import AliceChecks
 from service.reconciler.policy import (
@@ -75,7 +75,7 @@ class Reconciler:
         enabled: bool = True,
         minimiser: Minimiser | None = None,
     ) -> None:
-        self._minimiser = minimiser or Minimiser(RECOMMENDED_RULES)
+        self._minimiser = minimiser or Minimiser(())
         self._enabled = enabled
         self._database = database
         self._alice = alice

@@ -37,12 +37,16 @@ def test_base_serves_no_history(rendered: dict[str, dict[str, Any]]) -> None:
 
 
 def test_component_declares_port_secret_and_ingress(kustomize: Kustomize) -> None:
-    """With the component: the ConfigMap's port is the container's and the Service's
-    `http-history`, the tokens come from the Secret, the NetworkPolicy admits that port from
-    labelled clients only, and the settings (with a token) are valid."""
+    """With the component: the Deployment's HISTORY_API_PORT is the container's and the
+    Service's `http-history`, the tokens come from the Secret, the NetworkPolicy admits that
+    port from labelled clients only, and the settings (with a token) are valid; the shared
+    ConfigMap (read by the migration Job and the retention CronJob, which have no tokens) does
+    not set the port."""
     objects = _with_component(kustomize)
     data = objects["ConfigMap"]["data"]
-    port = int(data["HISTORY_API_PORT"])
+    assert "HISTORY_API_PORT" not in data
+    plain = {e["name"]: e.get("value") for e in container(objects["Deployment"])["env"]}
+    port = int(plain["HISTORY_API_PORT"])
     ports = {p["name"]: p["containerPort"] for p in container(objects["Deployment"])["ports"]}
     assert ports["http-history"] == port
     service_ports = {p["name"]: p for p in objects["Service"]["spec"]["ports"]}
