@@ -39,7 +39,7 @@ from service.events.kafka import to_kafka
 from service.freshness import ReportOrder
 from service.messages import dead_letter_headers, derived_event_id
 from service.minimise import Minimiser
-from service.privacy.tombstones import ERASED_OUTCOME, refuse_erased
+from service.privacy.tombstones import ERASED_OUTCOME, lock_erasure, refuse_erased
 from service.report import ParsedReport, parse_report
 from service.store import repository as repo
 from service.store.database import Database
@@ -353,6 +353,10 @@ class Ingest:
         user_id = _uuid_or_none(letter.user_id)
         async with self._database.transaction(write=True) as connection:
             erased = [user_id] if user_id else []
+            if user_id:
+                # An erasure in progress finishes first (and its tombstone is then seen); one
+                # that starts later deletes what this transaction writes.
+                await lock_erasure(connection, user_id)
             if erased and await refuse_erased(connection, erased, hours=self._tombstone_hours):
                 return Recorded(ERASED_OUTCOME)  # no quarantine, no dead letter: erased user
             value, body, sealed_for = await self._quarantined(

@@ -32,6 +32,7 @@ from service.events.kafka import to_kafka
 from service.messages import USER_ERASED, DerivedEvent, derived_event_id
 from service.privacy import audit
 from service.privacy.predicates import USER_ROWS, canonical, parameters
+from service.privacy.tombstones import lock_erasure
 from service.store import repository as repo
 from service.store.database import Database
 from service.store.repository import MessageRef, OutboxRow
@@ -102,6 +103,7 @@ class Erasure:
             async with self._database.transaction() as connection:
                 shredded = await self._key_shredder.shred(connection, user_id)
         async with self._database.transaction() as connection:
+            await lock_erasure(connection, user_id)  # the dead-letter path's side (tombstones.py)
             known = await _user_row_exists(connection, user_id)
             await repo.lock_users(connection, [user_id])  # creates the row when missing
             counts = await delete_user_rows(connection, user_id)

@@ -17,6 +17,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 ERASED_OUTCOME = "erased"
+# The per-user erasure lock: a transaction-scoped advisory lock on the user id. The ingest path
+# serialises with erasure through the user's row lock; the dead-letter path takes no row lock
+# (a bare user row made for a dead letter would outlive an erasure), so it takes this one, as
+# erasure's deleting transaction does, before it looks for the tombstone.
+ERASURE_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(CAST(:u AS text), 7411))"
+
+
+async def lock_erasure(connection: AsyncConnection, user_id: str) -> None:
+    """Wait for an erasure of the user in progress (and hold off a new one) until commit."""
+    await connection.execute(text(ERASURE_LOCK_SQL), {"u": user_id})
 
 
 async def refuse_erased(
